@@ -1,0 +1,147 @@
+/**
+ * The plan: everything hwflake decided for one host, as plain JSON-serialisable data.
+ *
+ * `plan/` produces it from a profile without touching the disk; `render/` turns it into Nix
+ * text; `hwflake plan --json` prints it. Every decision carries a reason and a source so a
+ * user can check it against upstream.
+ */
+
+/** Where a fact or rule comes from: an upstream file at a commit, a doc page, an issue, or a seed. */
+export interface Source {
+  /** Short citation, e.g. "vllm-project/vllm CMakeLists.txt @ 000a1ee9 (HIP_SUPPORTED_ARCHS)". */
+  readonly ref: string;
+  /** Optional URL-free locator detail (line, heading); never a live link requirement. */
+  readonly note?: string;
+}
+
+/** A decision with the value chosen, why, and where the rule comes from. */
+export interface Decision<T> {
+  readonly value: T;
+  readonly reason: string;
+  readonly sources: readonly Source[];
+}
+
+/** Severity of a finding: errors refuse the plan (exit 1) unless accepted explicitly. */
+export type Severity = "error" | "warning" | "info";
+
+/** Something the planner wants the user to know, with a stable code for scripts and tests. */
+export interface Finding {
+  /** Stable identifier, SCREAMING_SNAKE_CASE, e.g. "VLLM_ROCM_ARCH_UNSUPPORTED". */
+  readonly code: string;
+  readonly severity: Severity;
+  /** Profile path the finding is about, e.g. "serve[0].engine" or "accelerators[1]". */
+  readonly subject: string;
+  readonly message: string;
+  /** What to do about it, when there is something to do. */
+  readonly fix?: string;
+  /** Source citation(s), joined with "; " for the JSON contract's single string. */
+  readonly source: string;
+}
+
+/** Engines an instance can run. */
+export type Engine = "vllm" | "llama-cpp" | "ollama";
+
+/** Which device family a build or instance targets. */
+export type Backend = "cpu" | "rocm" | "cuda";
+
+/** A Nix value the renderer knows how to print as a literal. */
+export type NixValue =
+  | string
+  | number
+  | boolean
+  | null
+  | readonly NixValue[]
+  | { readonly [key: string]: NixValue };
+
+/**
+ * One package the overlay provides under `pkgs.hwflake.<name>`.
+ *
+ * `base` names the nixpkgs attribute it is derived from; `args` are passed to `.override`
+ * with exactly nixpkgs' argument names (the overlay test applies them to stand-ins that take
+ * only those names, so a typo fails); `env` is merged into the derivation's `env` via
+ * overrideAttrs / overridePythonAttrs.
+ */
+export interface PackageBuild {
+  /** Attribute name under pkgs.hwflake, e.g. "llama-cpp-rocm". */
+  readonly name: string;
+  /** Where it comes from: a top-level attribute ("llama-cpp", "ollama") or the Python set ("python3Packages.vllm"). */
+  readonly base: "llama-cpp" | "ollama" | "python3Packages.vllm";
+  readonly engine: Engine;
+  readonly backend: Backend;
+  /** Arguments for `.override { ... }`, nixpkgs names only. */
+  readonly args: { readonly [arg: string]: NixValue };
+  /** Build-time environment variables added to the derivation. */
+  readonly env: { readonly [name: string]: string };
+  readonly reason: string;
+  readonly sources: readonly Source[];
+}
+
+/**
+ * Changes to package sets shared by several packages: the torch backing vLLM (through
+ * pythonPackagesExtensions) and the ROCm scope (clr localGpuTargets).
+ */
+export interface SharedOverrides {
+  /** `python3Packages.torch.override { ... }` through pythonPackagesExtensions, or null to leave torch alone. */
+  readonly torch: Decision<{ readonly [arg: string]: NixValue }> | null;
+  /** `rocmPackages.overrideScope` with `clr.override { localGpuTargets = [...] }`, or null. */
+  readonly rocmLocalGpuTargets: Decision<readonly string[]> | null;
+  /** nixpkgs `config` entries the host should set (cudaSupport, cudaCapabilities, allowUnfree ...). */
+  readonly nixpkgsConfig: Decision<{ readonly [key: string]: NixValue }> | null;
+}
+
+/** One inference server, as the host module will configure it under services.hwflake.instances.<name>. */
+export interface Instance {
+  readonly name: string;
+  readonly engine: Engine;
+  /** Accelerator ids from the profile; empty for CPU. */
+  readonly on: readonly string[];
+  readonly backend: Backend;
+  /** Name of the package under pkgs.hwflake that runs it. */
+  readonly package: string;
+  /** What the engine is told to load: HF id / path for vLLM, GGUF file or repo for llama.cpp, tag for Ollama. */
+  readonly model: InstanceModel;
+  readonly listen: string;
+  readonly port: number;
+  readonly apiKeyFile: string | null;
+  /** Runtime environment for device pinning and engine settings (sorted when rendered). */
+  readonly environment: { readonly [name: string]: string };
+  /** Extra engine arguments decided by the planner (e.g. ["--dtype", "bfloat16"]). */
+  readonly extraArgs: readonly string[];
+  /** Which device nodes the unit needs: decides DeviceAllow / groups in the module. */
+  readonly gpuVendor: "amd" | "nvidia" | null;
+  /** The engine decision with its reason and sources. */
+  readonly engineDecision: Decision<Engine>;
+  /** The device-pinning decision. */
+  readonly pinning: Decision<{ readonly [name: string]: string }> | null;
+}
+
+/** The model an instance loads. */
+export type InstanceModel =
+  | { readonly kind: "hf"; readonly id: string } // vLLM: Hugging Face id or local path
+  | { readonly kind: "gguf-file"; readonly path: string } // llama.cpp: -m
+  | { readonly kind: "gguf-repo"; readonly repo: string } // llama.cpp: -hf
+  | { readonly kind: "ollama"; readonly tag: string }; // Ollama: pulled by name
+
+/** CPU-level decisions, shown in the plan and used for findings. */
+export interface CpuPlan {
+  /** x86-64 micro-architecture level the flags prove (1..4), or null when not x86 / unknown. */
+  readonly x86Level: number | null;
+  /** gcc arch name, from the profile or derived from the model when certain. */
+  readonly gccArch: string | null;
+  /** Flags that matter to the engines, present on this CPU (sorted). */
+  readonly relevantFlags: readonly string[];
+}
+
+/** Everything decided for one host. */
+export interface Plan {
+  readonly version: 1;
+  readonly host: string;
+  readonly system: "x86_64-linux" | "aarch64-linux" | "powerpc64le-linux";
+  readonly cpu: CpuPlan;
+  readonly instances: readonly Instance[];
+  readonly packages: readonly PackageBuild[];
+  readonly shared: SharedOverrides;
+  readonly findings: readonly Finding[];
+  /** True when an error finding was not accepted: generate refuses (exit 1). */
+  readonly refused: boolean;
+}
