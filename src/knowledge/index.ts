@@ -1,0 +1,5 @@
+/** Hardware and engine knowledge: typed data with sources, in one place. */
+export * from "./accelerators/index.js";
+export * from "./cpu.js";
+export * from "./sources.js";
+export type * from "./types.js";

@@ -1,0 +1,39 @@
+/** Shapes of hardware knowledge: every verdict carries its reason and sources. */
+import type { Accelerator } from "../profile/schema.js";
+import type { Backend, Engine, Source } from "../plan/types.js";
+
+/** How well an engine runs on a device, as upstream states it. */
+export type SupportLevel = "supported" | "experimental" | "unsupported";
+
+/** A support verdict with why and where from. */
+export interface Verdict {
+  readonly level: SupportLevel;
+  readonly reason: string;
+  readonly sources: readonly Source[];
+}
+
+/**
+ * Everything hwflake knows about one accelerator family. Adding an accelerator to hwflake is
+ * adding one file that exports one of these and listing it in ./accelerators/index.ts.
+ */
+export interface AcceleratorFamily<A extends Accelerator = Accelerator> {
+  /** Matches a profile entry. */
+  matches(acc: Accelerator): acc is A;
+  /** Human name for messages ("AMD GPU"). */
+  readonly label: string;
+  /** Build backend for packages on this device, or null when hwflake cannot build for it. */
+  readonly backend: Exclude<Backend, "cpu"> | null;
+  /** Arch names accepted in profiles (used for did-you-mean). */
+  readonly knownArchs: readonly string[];
+  /** Whether `engine` runs on this device. */
+  support(acc: A, engine: Engine): Verdict;
+  /** The GPU target to build for (gfx target or CUDA capability). */
+  buildTarget(acc: A): string;
+  /**
+   * Runtime environment that makes exactly `accs` visible to `engine`. `all` is every entry of
+   * this family in profile order (indices count from it when no UUID/index is known).
+   */
+  pinning(accs: readonly A[], all: readonly A[], engine: Engine): { env: Record<string, string>; reason: string; sources: readonly Source[]; warnings: readonly string[] };
+  /** Extra engine arguments this device needs (e.g. --dtype half below CUDA 8.0). */
+  engineArgs(accs: readonly A[], engine: Engine): { args: string[]; reason: string; sources: readonly Source[] } | null;
+}

@@ -1,0 +1,461 @@
+/**
+ * The planner: a pure function from a validated profile to a Plan. It never touches the disk;
+ * every decision carries its reason and sources, every problem becomes a Finding.
+ */
+import { UserError } from "../errors.js";
+import type { Accelerator, Profile, Serve } from "../profile/schema.js";
+import {
+  ENGINE_FLAGS,
+  SRC,
+  cite,
+  cpuSupport,
+  familyOf,
+  x86Level,
+  type AcceleratorFamily,
+  type SupportLevel,
+  type Verdict,
+} from "../knowledge/index.js";
+import type {
+  Backend,
+  Decision,
+  Engine,
+  Finding,
+  Instance,
+  InstanceModel,
+  NixValue,
+  PackageBuild,
+  Plan,
+  SharedOverrides,
+  Source,
+} from "./types.js";
+
+const RANK: Record<SupportLevel, number> = { supported: 0, experimental: 1, unsupported: 2 };
+
+/** The least favourable verdict of several (an instance is only as supported as its worst device). */
+function worst(verdicts: readonly Verdict[]): Verdict {
+  return verdicts.reduce((a, b) => (RANK[b.level] > RANK[a.level] ? b : a));
+}
+
+const ENGINE_LABEL: Record<Engine, string> = { vllm: "vLLM", "llama-cpp": "llama.cpp", ollama: "Ollama" };
+
+/** Where an instance runs, resolved from its `on` list. */
+interface Placement {
+  readonly accs: readonly Accelerator[];
+  readonly family: AcceleratorFamily | null;
+  readonly label: string;
+}
+
+function placement(p: Profile, s: Serve): Placement {
+  const accs = s.on.map((id) => p.accelerators.find((a) => a.id === id)!);
+  if (accs.length === 0) return { accs, family: null, label: "CPU" };
+  const family = familyOf(accs[0]!);
+  const archs = [...new Set(accs.map((a) => a.arch ?? a.kind))].join("+");
+  return { accs, family, label: `${accs.map((a) => a.id).join("+")} (${family.label} ${archs})` };
+}
+
+function verdictFor(p: Profile, where: Placement, engine: Engine): Verdict {
+  if (!where.family) return cpuSupport(p.system, p.cpu, engine);
+  return worst(where.accs.map((a) => where.family!.support(a, engine)));
+}
+
+/** What an engine would load for this entry, or null when the entry lacks it (GGUF for llama.cpp). */
+function modelFor(s: Serve, engine: Engine): InstanceModel | null {
+  if (engine === "vllm") return { kind: "hf", id: s.model };
+  if (engine === "ollama") return { kind: "ollama", tag: s.model };
+  if (s.gguf && "file" in s.gguf) return { kind: "gguf-file", path: s.gguf.file };
+  if (s.gguf && "repo" in s.gguf) return { kind: "gguf-repo", repo: s.gguf.repo };
+  if (/^\/.*\.gguf$/i.test(s.model)) return { kind: "gguf-file", path: s.model };
+  return null;
+}
+
+/** Collects findings while planning. */
+class Findings {
+  readonly list: Finding[] = [];
+  add(f: Finding): void {
+    this.list.push(f);
+  }
+}
+
+interface EngineChoice {
+  readonly engine: Engine;
+  readonly decision: Decision<Engine>;
+  /** Verdict of the chosen engine on the placement. */
+  readonly verdict: Verdict;
+}
+
+/** Choose the engine for one serve entry, recording why and what was rejected. */
+function chooseEngine(p: Profile, s: Serve, i: number, where: Placement, out: Findings): EngineChoice | null {
+  const subject = `serve[${i}].engine`;
+  const verdicts = Object.fromEntries(
+    (["vllm", "llama-cpp", "ollama"] as const).map((e) => [e, verdictFor(p, where, e)]),
+  ) as Record<Engine, Verdict>;
+  const alternatives = (but: Engine) =>
+    (Object.keys(verdicts) as Engine[]).filter((e) => e !== but && verdicts[e].level === "supported");
+
+  if (s.engine !== "auto") {
+    const engine = s.engine;
+    const v = verdicts[engine];
+    if (v.level === "unsupported") {
+      const alts = alternatives(engine);
+      const buildable = where.family === null || where.family.backend !== null;
+      const accepted = s.acceptUnsupported && buildable;
+      out.add({
+        code: "ENGINE_UNSUPPORTED",
+        severity: accepted ? "warning" : "error",
+        subject,
+        message: `${ENGINE_LABEL[engine]} on ${where.label}: ${v.reason}.` + (accepted ? " Planned anyway because acceptUnsupported is set." : ""),
+        fix: accepted
+          ? undefined
+          : (alts.length ? `use engine: ${alts.map((e) => `"${e}"`).join(" or ")} (or "auto")` : "run this model on another device") +
+            (buildable ? `, or set serve[${i}].acceptUnsupported: true to build it anyway` : ""),
+        source: cite(...v.sources),
+      });
+      if (!accepted) return null;
+    } else if (v.level === "experimental") {
+      out.add({
+        code: "ENGINE_EXPERIMENTAL",
+        severity: "warning",
+        subject,
+        message: `${ENGINE_LABEL[engine]} on ${where.label}: ${v.reason}.`,
+        fix: alternatives(engine).length ? `engine "${alternatives(engine)[0]}" is supported here` : undefined,
+        source: cite(...v.sources),
+      });
+    }
+    return {
+      engine,
+      verdict: v,
+      decision: { value: engine, reason: `requested in the profile; ${v.reason}`, sources: v.sources },
+    };
+  }
+
+  // auto: vLLM where upstream supports the device and the model is not only a GGUF file,
+  // else llama.cpp (runs nearly everywhere), else Ollama.
+  const rejected: string[] = [];
+  const ggufOnly = /\.gguf$/i.test(s.model);
+  for (const engine of ["vllm", "llama-cpp", "ollama"] as const) {
+    const v = verdicts[engine];
+    if (engine === "vllm" && ggufOnly) {
+      rejected.push("vLLM: the model is a GGUF file, which llama.cpp serves natively");
+      continue;
+    }
+    if (v.level !== "supported") {
+      rejected.push(`${ENGINE_LABEL[engine]}: ${v.reason}`);
+      continue;
+    }
+    if (rejected.length > 0) {
+      out.add({
+        code: "AUTO_FALLBACK",
+        severity: "info",
+        subject,
+        message: `${s.name}: ${ENGINE_LABEL[engine]} chosen on ${where.label} because ${rejected.join("; ")}.`,
+        source: cite(...v.sources, ...(engine !== "vllm" ? verdicts.vllm.sources : [])),
+      });
+    }
+    const sources = [...v.sources, ...(rejected.length ? verdicts.vllm.sources : [])];
+    return {
+      engine,
+      verdict: v,
+      decision: {
+        value: engine,
+        reason: rejected.length ? `${v.reason}. Not ${rejected.join("; not ")}` : v.reason,
+        sources: dedupe(sources),
+      },
+    };
+  }
+  out.add({
+    code: "NO_ENGINE",
+    severity: "error",
+    subject,
+    message: `no engine runs ${s.name} on ${where.label}: ${rejected.join("; ")}.`,
+    fix: "run it on another device (serve[].on), or on the CPU with on: []",
+    source: cite(...Object.values(verdicts).flatMap((v) => v.sources)),
+  });
+  return null;
+}
+
+function dedupe(sources: readonly Source[]): Source[] {
+  const seen = new Set<string>();
+  return sources.filter((s) => (seen.has(s.ref) ? false : (seen.add(s.ref), true)));
+}
+
+function packageName(engine: Engine, backend: Backend): string {
+  return `${engine}-${backend}`;
+}
+
+/** Plan one host. Throws UserError only when nothing can be planned (unknown system). */
+export function planHost(p: Profile): Plan {
+  if (!p.system) {
+    throw new UserError(
+      'system: unknown. Set system to "x86_64-linux", "aarch64-linux" or "powerpc64le-linux" in the profile',
+    );
+  }
+  const system = p.system;
+  const out = new Findings();
+  const flags = p.cpu.flags;
+  const cpu = {
+    x86Level: system === "x86_64-linux" ? x86Level(flags) : null,
+    gccArch: p.cpu.arch ?? null,
+    relevantFlags: (flags ?? []).filter((f) => (ENGINE_FLAGS as readonly string[]).includes(f)).sort(),
+  };
+  if (!flags) {
+    out.add({
+      code: "CPU_FLAGS_UNKNOWN",
+      severity: "warning",
+      subject: "cpu.flags",
+      message: "CPU flags are unknown, so hwflake cannot prove a CPU build is safe on this host.",
+      fix: "add cpu.flags (the flags line of /proc/cpuinfo), or run hwflake detect on the host",
+      source: cite(SRC.vllmCpuCmake, SRC.psabi),
+    });
+  }
+
+  const instances: Instance[] = [];
+  p.serve.forEach((s, i) => {
+    const where = placement(p, s);
+    const choice = chooseEngine(p, s, i, where, out);
+    if (!choice) return;
+    const { engine } = choice;
+    if (where.family && where.family.backend === null) return; // reported as unsupported above
+    const backend: Backend = where.family?.backend ?? "cpu";
+
+    const model = modelFor(s, engine);
+    if (!model) {
+      out.add({
+        code: "GGUF_MISSING",
+        severity: "error",
+        subject: `serve[${i}].gguf`,
+        message: `${s.name} runs on llama.cpp, which loads GGUF files, but the profile gives only "${s.model}".`,
+        fix: `add serve[${i}].gguf with repo: "<org>/<model>-GGUF:<quant>" (llama-server -hf) or file: "/path/model.gguf"`,
+        source: cite(SRC.llamaServerArgs),
+      });
+      return;
+    }
+    if (engine === "ollama" && s.apiKeyFile) {
+      out.add({
+        code: "OLLAMA_NO_API_KEY",
+        severity: "error",
+        subject: `serve[${i}].apiKeyFile`,
+        message: `${s.name}: Ollama has no API-key support, so apiKeyFile cannot protect it.`,
+        fix: 'use engine "llama-cpp" or "vllm" (both read the key from a systemd credential), or drop apiKeyFile',
+        source: cite(SRC.ollamaNoAuth),
+      });
+      return;
+    }
+    if (!["127.0.0.1", "::1", "localhost"].includes(s.listen) && !s.apiKeyFile && engine !== "ollama") {
+      out.add({
+        code: "LISTEN_WITHOUT_API_KEY",
+        severity: "warning",
+        subject: `serve[${i}].listen`,
+        message: `${s.name} listens on ${s.listen} without an API key: anyone who can reach the port can use it.`,
+        fix: `set serve[${i}].apiKeyFile to a file on the host holding the key`,
+        source: cite(SRC.vllmServeArgs, SRC.llamaServerArgs),
+      });
+    }
+
+    let pinning: Decision<Record<string, string>> | null = null;
+    const environment: Record<string, string> = {};
+    const extraArgs: string[] = [];
+    if (where.family) {
+      const all = p.accelerators.filter((a) => where.family!.matches(a));
+      const pin = where.family.pinning(where.accs, all, engine);
+      pinning = { value: pin.env, reason: pin.reason, sources: pin.sources };
+      Object.assign(environment, pin.env);
+      for (const w of pin.warnings) {
+        out.add({ code: "PIN_BY_INDEX", severity: "warning", subject: `serve[${i}].on`, message: w, source: cite(...pin.sources) });
+      }
+      const ea = where.family.engineArgs(where.accs, engine);
+      if (ea) extraArgs.push(...ea.args);
+      if (engine === "llama-cpp") extraArgs.push("--n-gpu-layers", "999");
+    } else {
+      if (engine === "llama-cpp" && (p.cpu.numa?.filter((n) => n.cpus !== "").length ?? 0) > 1) {
+        extraArgs.push("--numa", "distribute");
+      }
+      if (engine === "vllm" && system === "powerpc64le-linux") extraArgs.push("--dtype", "bfloat16");
+    }
+
+    instances.push({
+      name: s.name,
+      engine,
+      on: s.on,
+      backend,
+      package: packageName(engine, backend),
+      model,
+      listen: s.listen,
+      port: s.port,
+      apiKeyFile: s.apiKeyFile ?? null,
+      environment,
+      extraArgs,
+      gpuVendor: where.family ? (where.accs[0]!.vendor as "amd" | "nvidia") : null,
+      engineDecision: choice.decision,
+      pinning,
+    });
+  });
+
+  const used = new Set(instances.flatMap((x) => x.on));
+  p.accelerators.forEach((a, i) => {
+    if (!used.has(a.id) && p.serve.length > 0)
+      out.add({
+        code: "ACCELERATOR_UNUSED",
+        severity: "info",
+        subject: `accelerators[${i}]`,
+        message: `${a.id} (${a.model ?? a.arch ?? a.kind}) runs no instance; nothing is built for it.`,
+        source: "hwflake",
+      });
+  });
+
+  const { packages, shared } = planBuilds(p, instances, out);
+  const findings = out.list;
+  return {
+    version: 1,
+    host: p.host,
+    system,
+    cpu,
+    instances,
+    packages,
+    shared,
+    findings,
+    refused: findings.some((f) => f.severity === "error"),
+  };
+}
+
+/** Targets to build for: the distinct build targets of the devices the instances run on. */
+function targetsOf(p: Profile, insts: readonly Instance[]): string[] {
+  const t = new Set<string>();
+  for (const inst of insts)
+    for (const id of inst.on) {
+      const acc = p.accelerators.find((a) => a.id === id)!;
+      t.add(familyOf(acc).buildTarget(acc));
+    }
+  return [...t].sort();
+}
+
+function planBuilds(p: Profile, instances: readonly Instance[], out: Findings): { packages: PackageBuild[]; shared: SharedOverrides } {
+  const groups = new Map<string, Instance[]>();
+  for (const inst of instances) groups.set(inst.package, [...(groups.get(inst.package) ?? []), inst]);
+
+  const vllmBackends = [...new Set(instances.filter((x) => x.engine === "vllm").map((x) => x.backend))];
+  if (vllmBackends.length > 1) {
+    out.add({
+      code: "VLLM_BACKEND_CONFLICT",
+      severity: "error",
+      subject: "serve",
+      message: `vLLM instances need torch built for ${vllmBackends.join(" and ")}, but one Python package set holds one torch.`,
+      fix: "run all vLLM instances on one kind of device, and the others on llama-cpp",
+      source: cite(SRC.nixpkgsVllm, SRC.nixpkgsTorch),
+    });
+  }
+
+  const packages: PackageBuild[] = [];
+  let torch: SharedOverrides["torch"] = null;
+  const rocmTargets = new Set<string>();
+  const cudaCaps = new Set<string>();
+
+  for (const [name, insts] of [...groups].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+    const { engine, backend } = insts[0]!;
+    const targets = targetsOf(p, insts);
+    if (backend === "rocm") targets.forEach((t) => rocmTargets.add(t));
+    if (backend === "cuda") targets.forEach((t) => cudaCaps.add(t));
+    const flags = { cudaSupport: backend === "cuda", rocmSupport: backend === "rocm" };
+
+    if (engine === "llama-cpp") {
+      const args: Record<string, NixValue> = { ...flags, cpuArchDynamicDispatch: true };
+      if (backend === "rocm") args.rocmGpuTargets = targets;
+      packages.push({
+        name, base: "llama-cpp", engine, backend, args, env: {},
+        reason:
+          (backend === "rocm" ? `HIP kernels for ${targets.join(", ")} only; ` : backend === "cuda" ? `CUDA for capability ${targets.join(", ")} (from nixpkgs config cudaCapabilities); ` : "") +
+          "CPU code for every x86/Arm/POWER variant, chosen at start (GGML_CPU_ALL_VARIANTS), so the binary never executes an instruction this CPU lacks",
+        sources: [SRC.nixpkgsLlamaCpp, SRC.ggmlAllVariants, ...(backend === "rocm" ? [SRC.llamaCppHip] : [])],
+      });
+    } else if (engine === "ollama") {
+      const args: Record<string, NixValue> =
+        backend === "rocm"
+          ? { acceleration: "rocm", rocmGpuTargets: targets }
+          : backend === "cuda"
+            ? { acceleration: "cuda", cudaArches: targets.map((c) => `sm_${c.replace(".", "")}`) }
+            : { acceleration: false };
+      packages.push({
+        name, base: "ollama", engine, backend, args, env: {},
+        reason: backend === "cpu" ? "CPU runners only" : `${backend.toUpperCase()} runners for ${targets.join(", ")} only`,
+        sources: [SRC.nixpkgsOllama],
+      });
+    } else {
+      const env: Record<string, string> = {};
+      const sources: Source[] = [SRC.nixpkgsVllm];
+      let reason = backend === "cpu" ? "CPU backend (VLLM_TARGET_DEVICE=cpu)" : `${backend.toUpperCase()} kernels for ${targets.join(", ")} only`;
+      const targetArgs: Record<string, NixValue> = backend === "cpu" ? {} : { gpuTargets: targets };
+      if (backend === "cpu" && p.system === "x86_64-linux" && p.cpu.flags && !p.cpu.flags.includes("avx512f")) {
+        env.VLLM_CPU_DISABLE_AVX512 = "true";
+        reason +=
+          '; VLLM_CPU_DISABLE_AVX512="true" because this CPU has no AVX-512: vLLM 0.5.1–0.16 pick the ISA from the build machine and would emit AVX-512 (the SIGILL of seed 001); 0.17+ ignore it and dispatch at run time';
+        sources.push(SRC.vllmCpuCmakeOld, SRC.vllmCpuCmake, SRC.seedMi50);
+        out.add({
+          code: "VLLM_CPU_NO_AVX512",
+          severity: "info",
+          subject: "cpu.flags",
+          message: "no AVX-512 on this CPU: the vLLM CPU build is told not to use it, whatever the build machine has.",
+          source: cite(SRC.vllmCpuCmakeOld, SRC.vllmCpuCmake),
+        });
+      }
+      if (backend === "cpu" && (p.system === "aarch64-linux" || p.system === "powerpc64le-linux")) {
+        out.add({
+          code: "VLLM_CPU_BUILDER_ISA",
+          severity: "warning",
+          subject: "system",
+          message:
+            p.system === "aarch64-linux"
+              ? "vLLM's Arm CPU build enables BF16 when the build machine has it; built elsewhere, it can crash on a CPU without bf16."
+              : "vLLM's POWER CPU build picks -mcpu=power9 or power10 from the build machine's /proc/cpuinfo.",
+          fix: "build on this host (or a builder with the same CPU generation)",
+          source: cite(SRC.vllmCpuCmake),
+        });
+      }
+      packages.push({
+        name, base: "python3Packages.vllm", engine, backend, args: { ...flags, ...targetArgs }, env, reason, sources,
+      });
+      if (!torch || backend !== "cpu") {
+        torch = {
+          value: { ...flags, ...targetArgs },
+          reason:
+            backend === "cpu"
+              ? "vLLM follows torch's backend: torch without CUDA or ROCm gives the CPU build"
+              : `vLLM follows torch's backend, so torch is built for ${backend.toUpperCase()} ${targets.join(", ")} too`,
+          sources: [SRC.nixpkgsTorch, SRC.nixpkgsVllm, SRC.nixpkgsPythonExtensions],
+        };
+      }
+    }
+  }
+
+  let rocmLocalGpuTargets: SharedOverrides["rocmLocalGpuTargets"] = null;
+  if (rocmTargets.size > 0) {
+    const t = [...rocmTargets].sort();
+    rocmLocalGpuTargets = {
+      value: t,
+      reason: `the ROCm libraries (rocBLAS, MIOpen, …) are built for ${t.join(", ")} only instead of all 14 targets`,
+      sources: [SRC.nixpkgsRocmScope, SRC.nixpkgsClr],
+    };
+    out.add({
+      code: "ROCM_STACK_NARROWED",
+      severity: "info",
+      subject: "accelerators",
+      message: `ROCm is built for ${t.join(", ")} only: far less to compile, but those builds are not in the NixOS binary cache, so the first build takes hours.`,
+      source: cite(SRC.nixpkgsRocmScope, ...(t.includes("gfx906") ? [SRC.nixpkgsCkGfx906] : [])),
+    });
+  }
+  let nixpkgsConfig: SharedOverrides["nixpkgsConfig"] = null;
+  if (cudaCaps.size > 0) {
+    const caps = [...cudaCaps].sort((a, b) => Number.parseFloat(a) - Number.parseFloat(b));
+    nixpkgsConfig = {
+      value: { cudaCapabilities: caps, cudaForwardCompat: false },
+      reason: `CUDA code for capability ${caps.join(", ")} only, without forward-compatible PTX; set globally as nixpkgs recommends, so every CUDA package agrees`,
+      sources: [SRC.nixpkgsCudaConfig],
+    };
+    out.add({
+      code: "CUDA_UNFREE",
+      severity: "info",
+      subject: "accelerators",
+      message: "CUDA is unfree: the system needs nixpkgs.config.allowUnfree (or an allowUnfreePredicate for the CUDA packages), and narrowed builds are not in any binary cache.",
+      source: cite(SRC.nixpkgsCudaConfig),
+    });
+  }
+  return { packages, shared: { torch, rocmLocalGpuTargets, nixpkgsConfig } };
+}
