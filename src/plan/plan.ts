@@ -129,16 +129,17 @@ function chooseEngine(p: Profile, s: Serve, i: number, where: Placement, out: Fi
   }
 
   // auto: vLLM where upstream supports the device and the model is not only a GGUF file,
-  // else llama.cpp (runs nearly everywhere), else Ollama.
+  // else llama.cpp, which runs nearly everywhere (also where it is only experimental). Ollama is
+  // never chosen automatically: it loads models by its own registry names, not the profile's.
   const rejected: string[] = [];
   const ggufOnly = /\.gguf$/i.test(s.model);
-  for (const engine of ["vllm", "llama-cpp", "ollama"] as const) {
+  for (const engine of ["vllm", "llama-cpp"] as const) {
     const v = verdicts[engine];
     if (engine === "vllm" && ggufOnly) {
       rejected.push("vLLM: the model is a GGUF file, which llama.cpp serves natively");
       continue;
     }
-    if (v.level !== "supported") {
+    if (v.level === "unsupported" || (engine === "vllm" && v.level === "experimental")) {
       rejected.push(`${ENGINE_LABEL[engine]}: ${v.reason}`);
       continue;
     }
@@ -148,7 +149,16 @@ function chooseEngine(p: Profile, s: Serve, i: number, where: Placement, out: Fi
         severity: "info",
         subject,
         message: `${s.name}: ${ENGINE_LABEL[engine]} chosen on ${where.label} because ${rejected.join("; ")}.`,
-        source: cite(...v.sources, ...(engine !== "vllm" ? verdicts.vllm.sources : [])),
+        source: cite(...verdicts.vllm.sources, ...v.sources),
+      });
+    }
+    if (v.level === "experimental") {
+      out.add({
+        code: "ENGINE_EXPERIMENTAL",
+        severity: "warning",
+        subject,
+        message: `${ENGINE_LABEL[engine]} on ${where.label}: ${v.reason}.`,
+        source: cite(...v.sources),
       });
     }
     const sources = [...v.sources, ...(rejected.length ? verdicts.vllm.sources : [])];

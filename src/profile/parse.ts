@@ -90,6 +90,7 @@ function describe(issue: z.core.$ZodIssue, input: unknown): Issue[] {
   }
   if (issue.code === "invalid_value") {
     const vals = issue.values.map((v) => JSON.stringify(v));
+    if (vals.length === 1) return [{ path, message: `must be ${vals[0]}` }];
     const got = getAt(input, issue.path);
     const guess = typeof got === "string" ? closest(got, issue.values.map(String)) : null;
     return [
