@@ -1,0 +1,572 @@
+/**
+ * The hwflake NixOS module library, evaluated with the real module system (pinned nixpkgs
+ * lib), typed stubs of the NixOS options it sets, and a fake pkgs. ExecStart lines are read
+ * back with a systemd command-line parser (support/systemd.ts), so the tests check the argv
+ * each server really receives.
+ */
+import { describe, expect, it } from "vitest";
+import { nixEvalError, nixEvalJson, skipNix } from "../helpers/nix.js";
+import { evalHost, evalHostError, instances, nixStr, withEval } from "./support/eval.js";
+import { argv, parseExecStart } from "./support/systemd.js";
+
+type ServiceConfig = Record<string, boolean | number | string | string[]>;
+interface Service {
+  description: string;
+  wantedBy: string[];
+  after: string[];
+  wants: string[];
+  bindsTo: string[];
+  environment: Record<string, string>;
+  serviceConfig: ServiceConfig;
+}
+type Services = Record<string, Service>;
+
+interface Pkgs {
+  vllm: string;
+  "llama-cpp": string;
+  ollama: string;
+}
+
+/** Store paths of the fake engine packages. */
+const pkgsExpr = `{ vllm = "\${pkgs.vllm}"; llama-cpp = "\${pkgs.llama-cpp}"; ollama = "\${pkgs.ollama}"; }`;
+
+function services(hostConfig: string): Services {
+  return evalHost<Services>(hostConfig, "c.systemd.services");
+}
+
+function failed(hostConfig: string): string[] {
+  return evalHost<string[]>(hostConfig, "failedAssertions");
+}
+
+function execArgv(svc: Service): string[] {
+  return argv(String(svc.serviceConfig.ExecStart));
+}
+
+const pkgs = (): Pkgs => evalHost<Pkgs>("{ }", pkgsExpr);
+
+/** Hardening every main unit must carry, whatever the engine or GPU. */
+const BASELINE: ServiceConfig = {
+  CapabilityBoundingSet: "",
+  DevicePolicy: "closed",
+  DynamicUser: true,
+  LockPersonality: true,
+  NoNewPrivileges: true,
+  PrivateTmp: true,
+  PrivateUsers: true,
+  ProtectClock: true,
+  ProtectControlGroups: true,
+  ProtectHome: true,
+  ProtectHostname: true,
+  ProtectKernelLogs: true,
+  ProtectKernelModules: true,
+  ProtectKernelTunables: true,
+  ProtectProc: "invisible",
+  ProtectSystem: "strict",
+  RemoveIPC: true,
+  RestrictAddressFamilies: ["AF_INET", "AF_INET6", "AF_UNIX"],
+  RestrictNamespaces: true,
+  RestrictRealtime: true,
+  RestrictSUIDSGID: true,
+  SystemCallArchitectures: "native",
+  UMask: "0077",
+  Restart: "on-failure",
+};
+
+const NVIDIA_DEVICES = ["char-nvidiactl", "char-nvidia-caps", "char-nvidia-frontend", "char-nvidia-uvm", "char-drm"];
+
+describe.skipIf(skipNix)("services.hwflake units", () => {
+  it("llama-cpp on an AMD GPU: exact argv, device pin, ROCm devices and groups", () => {
+    const p = pkgs();
+    const s = services(
+      instances(`
+        rocm = {
+          engine = "llama-cpp";
+          gguf.repo = "ggml-org/gemma-3-1b-it-GGUF:Q4_K_M";
+          port = 8081;
+          gpu = "amd";
+          environment.ROCR_VISIBLE_DEVICES = "GPU-0e54792172da5eeb";
+        };`),
+    );
+    expect(Object.keys(s)).toEqual(["hwflake-rocm"]);
+    const u = s["hwflake-rocm"]!;
+    expect(execArgv(u)).toEqual([
+      `${p["llama-cpp"]}/bin/llama-server`,
+      "--host",
+      "127.0.0.1",
+      "--port",
+      "8081",
+      "-hf",
+      "ggml-org/gemma-3-1b-it-GGUF:Q4_K_M",
+      "--alias",
+      "rocm",
+    ]);
+    expect(u.environment).toMatchObject({
+      ROCR_VISIBLE_DEVICES: "GPU-0e54792172da5eeb",
+      HOME: "/var/lib/hwflake-rocm",
+      LLAMA_CACHE: "/var/cache/hwflake-rocm/llama.cpp",
+    });
+    expect(u.serviceConfig).toMatchObject(BASELINE);
+    expect(u.serviceConfig.DeviceAllow).toEqual(expect.arrayContaining(["char-kfd", "char-drm"]));
+    expect(u.serviceConfig.DeviceAllow).not.toContain("char-nvidia-uvm");
+    expect(u.serviceConfig.SupplementaryGroups).toEqual(expect.arrayContaining(["render", "video"]));
+    expect(u.serviceConfig).toMatchObject({
+      PrivateDevices: false,
+      MemoryDenyWriteExecute: true,
+      ProcSubset: "all",
+      StateDirectory: "hwflake-rocm",
+      CacheDirectory: "hwflake-rocm",
+      WorkingDirectory: "/var/lib/hwflake-rocm",
+    });
+    expect(u.serviceConfig.LoadCredential).toBeUndefined();
+    expect(u.wantedBy).toEqual(["multi-user.target"]);
+    expect(u.after).toContain("network-online.target");
+    expect(u.wants).toContain("network-online.target");
+    expect(u.serviceConfig.SystemCallFilter).toEqual(expect.arrayContaining(["@system-service", "~@privileged"]));
+  });
+
+  it("llama-cpp with an API key: credential in, key path never on the command line", () => {
+    const s = services(
+      instances(`
+        keyed = {
+          engine = "llama-cpp";
+          gguf.file = "/srv/models/q.gguf";
+          port = 8082;
+          apiKeyFile = "/run/secrets/k";
+        };`),
+    );
+    const u = s["hwflake-keyed"]!;
+    expect(u.serviceConfig.LoadCredential).toBe("api-key:/run/secrets/k");
+    const exec = String(u.serviceConfig.ExecStart);
+    expect(exec).not.toContain("/run/secrets/k");
+    const words = parseExecStart(exec);
+    const i = words.findIndex((w) => w.text === "--api-key-file");
+    expect(i).toBeGreaterThan(0);
+    expect(words[i + 1]).toEqual({ text: "${CREDENTIALS_DIRECTORY}/api-key", expansions: ["CREDENTIALS_DIRECTORY"] });
+    expect(words.map((w) => w.text)).toContain("-m");
+    expect(words[words.findIndex((w) => w.text === "-m") + 1]!.text).toBe("/srv/models/q.gguf");
+    expect(words.map((w) => w.text)).not.toContain("-hf");
+  });
+
+  it("vllm with an API key: launcher reads the credential into VLLM_API_KEY; W+X allowed", () => {
+    const p = pkgs();
+    const host = instances(`
+      big = {
+        engine = "vllm";
+        model = "Qwen/Qwen3-8B";
+        port = 8000;
+        gpu = "nvidia";
+        apiKeyFile = "/run/secrets/vllm";
+        extraArgs = [ "--max-model-len" "8192" ];
+        environment = { CUDA_VISIBLE_DEVICES = "0"; CUDA_DEVICE_ORDER = "PCI_BUS_ID"; };
+      };`);
+    const r = evalHost<{ unit: Service; launcher: string; text: string }>(
+      host,
+      `let e = engines.vllm "big" c.services.hwflake.instances.big; in
+        { unit = c.systemd.services.hwflake-big; launcher = "\${e.launcher}"; text = e.launcher.text; }`,
+    );
+    const args = execArgv(r.unit);
+    expect(args).toEqual([
+      r.launcher,
+      "serve",
+      "Qwen/Qwen3-8B",
+      "--host",
+      "127.0.0.1",
+      "--port",
+      "8000",
+      "--served-model-name",
+      "big",
+      "--max-model-len",
+      "8192",
+    ]);
+    expect(args.some((a) => a.startsWith("--api-key"))).toBe(false);
+    expect(String(r.unit.serviceConfig.ExecStart)).not.toContain("/run/secrets/vllm");
+    expect(r.unit.serviceConfig.LoadCredential).toBe("api-key:/run/secrets/vllm");
+    // The launcher, not the unit, holds the key: read from the credential, exported, exec vllm.
+    expect(r.text).toContain(`VLLM_API_KEY=$(< "$CREDENTIALS_DIRECTORY/api-key")`);
+    expect(r.text).toContain("export VLLM_API_KEY");
+    expect(r.text).toContain(`exec ${p.vllm}/bin/vllm "$@"`);
+    expect(r.text).not.toContain("/run/secrets/vllm");
+    expect(r.unit.serviceConfig).toMatchObject({ ...BASELINE, MemoryDenyWriteExecute: false, PrivateDevices: false });
+    expect(r.unit.serviceConfig.DeviceAllow).toEqual(NVIDIA_DEVICES);
+    expect(r.unit.serviceConfig.DeviceAllow).not.toContain("char-kfd");
+    expect(r.unit.serviceConfig.SystemCallFilter).toContain("@resources");
+    expect(r.unit.environment).toMatchObject({
+      CUDA_VISIBLE_DEVICES: "0",
+      CUDA_DEVICE_ORDER: "PCI_BUS_ID",
+      HOME: "/var/lib/hwflake-big",
+      HF_HOME: "/var/cache/hwflake-big/huggingface",
+      TRITON_CACHE_DIR: "/var/cache/hwflake-big/triton",
+      TORCHINDUCTOR_CACHE_DIR: "/var/cache/hwflake-big/torchinductor",
+    });
+    expect(Object.values(r.unit.environment).join(" ")).not.toContain("/run/secrets");
+  });
+
+  it("vllm without a key runs the package's vllm directly", () => {
+    const p = pkgs();
+    const s = services(instances(`plain = { engine = "vllm"; model = "/srv/m"; port = 8000; };`));
+    expect(execArgv(s["hwflake-plain"]!).slice(0, 3)).toEqual([`${p.vllm}/bin/vllm`, "serve", "/srv/m"]);
+    expect(s["hwflake-plain"]!.serviceConfig.LoadCredential).toBeUndefined();
+  });
+
+  it("package overrides the engine default", () => {
+    const out = evalHost<{ exec: string; custom: string }>(
+      instances(`x = { engine = "llama-cpp"; gguf.repo = "a/b"; port = 1; package = pkgs.writeShellScript "my-llama" ""; };`),
+      `{ exec = c.systemd.services.hwflake-x.serviceConfig.ExecStart; custom = "\${pkgs.writeShellScript "my-llama" ""}"; }`,
+    );
+    expect(argv(out.exec)[0]).toBe(`${out.custom}/bin/llama-server`);
+  });
+
+  it.each([
+    { engine: "llama-cpp", extra: `gguf.repo = "a/b";` },
+    { engine: "vllm", extra: `model = "a/b";` },
+    { engine: "ollama", extra: `model = "llama3.2";` },
+  ])("cpu-only $engine: private /dev, no device allow-list, closed policy", ({ engine, extra }) => {
+    const s = services(instances(`cpu = { engine = "${engine}"; port = 9000; ${extra} };`));
+    const sc = s["hwflake-cpu"]!.serviceConfig;
+    expect(sc).toMatchObject({ ...BASELINE, PrivateDevices: true, DevicePolicy: "closed" });
+    expect(sc.DeviceAllow ?? []).toEqual([]);
+    expect(sc.SupplementaryGroups ?? []).toEqual([]);
+    expect(sc.MemoryDenyWriteExecute).toBe(engine !== "vllm");
+  });
+
+  it("llama-cpp needs only /proc/self without a GPU", () => {
+    const s = services(instances(`cpu = { engine = "llama-cpp"; port = 9000; gguf.repo = "a/b"; };`));
+    expect(s["hwflake-cpu"]!.serviceConfig.ProcSubset).toBe("pid");
+  });
+
+  it("ollama: serve with OLLAMA_HOST, and a hardened pull unit bound to the server", () => {
+    const p = pkgs();
+    const r = evalHost<{ s: Services }>(
+      instances(`
+        chat = { engine = "ollama"; model = "llama3.2:3b"; host = "0.0.0.0"; port = 11434; gpu = "amd"; };`),
+      `{ s = c.systemd.services; }`,
+    );
+    expect(Object.keys(r.s).sort()).toEqual(["hwflake-chat", "hwflake-chat-pull"]);
+    const server = r.s["hwflake-chat"]!;
+    expect(execArgv(server)).toEqual([`${p.ollama}/bin/ollama`, "serve"]);
+    expect(server.environment).toMatchObject({
+      OLLAMA_HOST: "0.0.0.0:11434",
+      OLLAMA_MODELS: "/var/cache/hwflake-chat/models",
+      HOME: "/var/lib/hwflake-chat",
+    });
+    expect(server.serviceConfig).toMatchObject({ ...BASELINE, MemoryDenyWriteExecute: true, PrivateDevices: false });
+
+    const pull = r.s["hwflake-chat-pull"]!;
+    expect(pull.description).toBe("Pull llama3.2:3b for hwflake instance chat");
+    expect(pull.bindsTo).toEqual(["hwflake-chat.service"]);
+    expect(pull.after).toEqual(["hwflake-chat.service"]);
+    expect(pull.wantedBy).toEqual(["hwflake-chat.service"]);
+    // A wildcard listen address is reached through loopback.
+    expect(pull.environment.OLLAMA_HOST).toBe("127.0.0.1:11434");
+    const pullArgs = execArgv(pull);
+    expect(pullArgs.slice(1)).toEqual(["llama3.2:3b"]);
+    expect(pull.serviceConfig).toMatchObject({
+      ...BASELINE,
+      Restart: "on-failure",
+      Type: "oneshot",
+      PrivateDevices: true,
+      MemoryDenyWriteExecute: true,
+    });
+    expect(pull.serviceConfig.DeviceAllow ?? []).toEqual([]);
+    expect(pull.serviceConfig.SupplementaryGroups ?? []).toEqual([]);
+  });
+
+  it("ollama pull script waits for the server, then pulls $1", () => {
+    const p = pkgs();
+    const r = evalHost<{ exec: string; script: string; text: string }>(
+      instances(`chat = { engine = "ollama"; model = "m"; port = 11434; };`),
+      `let e = engines.ollama "chat" c.services.hwflake.instances.chat; in
+        { exec = c.systemd.services.hwflake-chat-pull.serviceConfig.ExecStart;
+          script = "\${e.scripts.pull}"; text = e.scripts.pull.text; }`,
+    );
+    expect(argv(r.exec)).toEqual([r.script, "m"]);
+    expect(r.text).toContain(`until ${p.ollama}/bin/ollama list`);
+    expect(r.text).toContain(`exec ${p.ollama}/bin/ollama pull "$1"`);
+    expect(r.text.indexOf("ollama list")).toBeLessThan(r.text.indexOf("ollama pull"));
+  });
+
+  it("IPv6 wildcard: server gets [::]:port, the pull client [::1]:port", () => {
+    const s = services(instances(`v6 = { engine = "ollama"; model = "m"; host = "::"; port = 11434; };`));
+    expect(s["hwflake-v6"]!.environment.OLLAMA_HOST).toBe("[::]:11434");
+    expect(s["hwflake-v6-pull"]!.environment.OLLAMA_HOST).toBe("[::1]:11434");
+  });
+
+  it("ollama without a model has no pull unit (and fails an assertion)", () => {
+    const host = instances(`bare = { engine = "ollama"; port = 11434; };`);
+    expect(Object.keys(services(host))).toEqual(["hwflake-bare"]);
+    expect(failed(host)).toHaveLength(1);
+  });
+
+  it("extraArgs and environment values are passed through one argument each", () => {
+    const s = services(
+      instances(`x = { engine = "llama-cpp"; gguf.repo = "a/b"; port = 1; extraArgs = [ "--chat-template" "a b c" "-ngl" "all" ]; };`),
+    );
+    expect(execArgv(s["hwflake-x"]!).slice(-4)).toEqual(["--chat-template", "a b c", "-ngl", "all"]);
+  });
+
+  it("a disabled instance produces no unit, no firewall port and no assertion", () => {
+    const r = evalHost<{ s: Services; ports: number[]; failed: string[] }>(
+      instances(`
+        off = { enable = false; engine = "vllm"; port = 8000; openFirewall = true; };
+        on = { engine = "llama-cpp"; gguf.repo = "a/b"; port = 8000; };`),
+      `{ s = c.systemd.services; ports = c.networking.firewall.allowedTCPPorts; failed = failedAssertions; }`,
+    );
+    expect(Object.keys(r.s)).toEqual(["hwflake-on"]);
+    expect(r.ports).toEqual([]);
+    expect(r.failed).toEqual([]);
+  });
+
+  it.each([
+    { open: true, want: [8090] },
+    { open: false, want: [] },
+  ])("openFirewall = $open opens $want", ({ open, want }) => {
+    const ports = evalHost<number[]>(
+      instances(`x = { engine = "llama-cpp"; gguf.repo = "a/b"; port = 8090; openFirewall = ${open}; };`),
+      "c.networking.firewall.allowedTCPPorts",
+    );
+    expect(ports).toEqual(want);
+  });
+});
+
+describe.skipIf(skipNix)("services.hwflake assertions", () => {
+  const cases: { name: string; body: string; want: string[] }[] = [
+    {
+      name: "a valid multi-instance host",
+      body: `
+        a = { engine = "llama-cpp"; gguf.repo = "a/b"; port = 8080; };
+        b = { engine = "vllm"; model = "x/y"; port = 8000; };
+        c = { engine = "ollama"; model = "m"; port = 11434; };
+        d = { engine = "llama-cpp"; gguf.file = "/m.gguf"; host = "10.0.0.2"; port = 8080; };`,
+      want: [],
+    },
+    {
+      name: "duplicate host and port",
+      body: `
+        a = { engine = "llama-cpp"; gguf.repo = "a/b"; port = 8080; };
+        b = { engine = "llama-cpp"; gguf.repo = "c/d"; port = 8080; };`,
+      want: [
+        "services.hwflake.instances.a: 127.0.0.1:8080 is also used by b; give each instance its own port.",
+        "services.hwflake.instances.b: 127.0.0.1:8080 is also used by a; give each instance its own port.",
+      ],
+    },
+    {
+      name: "0.0.0.0 against a specific address on the same port",
+      body: `
+        a = { engine = "llama-cpp"; gguf.repo = "a/b"; host = "0.0.0.0"; port = 8080; };
+        b = { engine = "vllm"; model = "x"; host = "127.0.0.1"; port = 8080; };`,
+      want: [
+        "services.hwflake.instances.a: 0.0.0.0:8080 is also used by b; give each instance its own port.",
+        "services.hwflake.instances.b: 127.0.0.1:8080 is also used by a; give each instance its own port.",
+      ],
+    },
+    {
+      name: "vllm without a model",
+      body: `v = { engine = "vllm"; port = 8000; };`,
+      want: ['services.hwflake.instances.v: engine "vllm" needs `model`; set it to a Hugging Face model id or an absolute path.'],
+    },
+    {
+      name: "ollama without a model",
+      body: `o = { engine = "ollama"; port = 11434; };`,
+      want: ['services.hwflake.instances.o: engine "ollama" needs `model`; set it to an Ollama model tag such as "llama3.2:3b".'],
+    },
+    {
+      name: "llama-cpp without a GGUF",
+      body: `l = { engine = "llama-cpp"; port = 8080; };`,
+      want: [
+        'services.hwflake.instances.l: engine "llama-cpp" needs exactly one of `gguf.file` (absolute path to a .gguf) and `gguf.repo` (Hugging Face repo[:quant]); neither is set.',
+      ],
+    },
+    {
+      name: "llama-cpp with both GGUF sources",
+      body: `l = { engine = "llama-cpp"; port = 8080; gguf = { file = "/m.gguf"; repo = "a/b"; }; };`,
+      want: [
+        'services.hwflake.instances.l: engine "llama-cpp" needs exactly one of `gguf.file` (absolute path to a .gguf) and `gguf.repo` (Hugging Face repo[:quant]); both are set.',
+      ],
+    },
+    {
+      name: "a relative gguf.file",
+      body: `l = { engine = "llama-cpp"; port = 8080; gguf.file = "models/m.gguf"; };`,
+      want: ['services.hwflake.instances.l: `gguf.file` must be an absolute path on the target, got "models/m.gguf".'],
+    },
+    {
+      name: "ollama with an API key",
+      body: `o = { engine = "ollama"; model = "m"; port = 11434; apiKeyFile = "/run/secrets/k"; };`,
+      want: [
+        'services.hwflake.instances.o: Ollama has no API-key support; remove `apiKeyFile`, or use engine "llama-cpp" or "vllm", which check the key.',
+      ],
+    },
+    {
+      name: "an instance name that is not a unit-safe name",
+      body: `Big_One = { engine = "llama-cpp"; gguf.repo = "a/b"; port = 8080; };`,
+      want: [
+        "services.hwflake.instances.Big_One: instance names must match [a-z][a-z0-9-]* (they become unit and directory names); rename the instance.",
+      ],
+    },
+    {
+      name: "an instance named like another's pull unit",
+      body: `
+        o = { engine = "ollama"; model = "m"; port = 11434; };
+        o-pull = { engine = "llama-cpp"; gguf.repo = "a/b"; port = 8080; };`,
+      want: [
+        "services.hwflake.instances.o: its model-pull unit hwflake-o-pull has the same name as the service of instance o-pull; rename one of them.",
+      ],
+    },
+  ];
+
+  it.each(cases)("$name", ({ body, want }) => {
+    expect(failed(instances(body))).toEqual(want);
+  });
+
+  it("gpu = none with a device pin in the environment is accepted", () => {
+    expect(failed(instances(`x = { engine = "llama-cpp"; gguf.repo = "a/b"; port = 1; environment.CUDA_VISIBLE_DEVICES = "0"; };`))).toEqual(
+      [],
+    );
+  });
+
+  it("apiKeyFile must be an absolute path string (rejected by the option type)", () => {
+    const err = evalHostError(
+      instances(`x = { engine = "llama-cpp"; gguf.repo = "a/b"; port = 1; apiKeyFile = "secrets/k"; };`),
+      "c.systemd.services",
+    );
+    expect(err).toMatch(/apiKeyFile/);
+  });
+});
+
+describe.skipIf(skipNix)("services.hwflake warnings", () => {
+  it.each([
+    { env: `CUDA_VISIBLE_DEVICES = "GPU-8932f937-d72c-4106-c12f-20bd9faed9f6";`, warns: true },
+    { env: `HIP_VISIBLE_DEVICES = "0,GPU-0e54792172da5eeb";`, warns: true },
+    { env: `CUDA_VISIBLE_DEVICES = "0,1";`, warns: false },
+    { env: `CUDA_VISIBLE_DEVICES = "-1";`, warns: false },
+    { env: `ROCR_VISIBLE_DEVICES = "GPU-0e54792172da5eeb";`, warns: false },
+  ])("vllm with $env warns: $warns", ({ env, warns }) => {
+    const w = evalHost<string[]>(instances(`v = { engine = "vllm"; model = "m"; port = 1; environment = { ${env} }; };`), "c.warnings");
+    expect(w.some((m) => m.startsWith("services.hwflake.instances.v: vLLM accepts only numeric indices"))).toBe(warns);
+  });
+
+  it("an API key inside the Nix store is flagged", () => {
+    const w = evalHost<string[]>(
+      instances(`x = { engine = "llama-cpp"; gguf.repo = "a/b"; port = 1; apiKeyFile = "\${builtins.storeDir}/abc-key"; };`),
+      "c.warnings",
+    );
+    expect(w).toEqual([expect.stringContaining("apiKeyFile is in the Nix store")]);
+  });
+});
+
+describe.skipIf(skipNix)("services.hwflake nixpkgs settings", () => {
+  it("overlays are appended to nixpkgs.overlays", () => {
+    const n = evalHost<number>(
+      `{ nixpkgs.overlays = [ (final: prev: { }) ]; services.hwflake.overlays = [ (final: prev: { a = 1; }) (final: prev: { b = 2; }) ]; }`,
+      "builtins.length c.nixpkgs.overlays",
+    );
+    expect(n).toBe(3);
+    const applied = evalHost<{ a: number; b: number }>(
+      `{ services.hwflake.overlays = [ (final: prev: { a = 1; }) (final: prev: { b = prev.a + 1; }) ]; }`,
+      "let fix = lib.fix (self: lib.foldl' (acc: o: acc // o self acc) { } c.nixpkgs.overlays); in { inherit (fix) a b; }",
+    );
+    expect(applied).toEqual({ a: 1, b: 2 });
+  });
+
+  it("no overlays and no capabilities leave nixpkgs alone", () => {
+    const r = evalHost<{ n: number; caps: string[]; compat: boolean }>(
+      "{ }",
+      "{ n = builtins.length c.nixpkgs.overlays; caps = c.nixpkgs.config.cudaCapabilities; compat = c.nixpkgs.config.cudaForwardCompat; }",
+    );
+    expect(r).toEqual({ n: 0, caps: [], compat: true });
+  });
+
+  it("cudaCapabilities sets nixpkgs.config and turns off PTX forward compatibility", () => {
+    const r = evalHost<Record<string, unknown>>(`{ services.hwflake.cudaCapabilities = [ "8.9" ]; }`, "c.nixpkgs.config");
+    expect(r).toEqual({ cudaCapabilities: ["8.9"], cudaForwardCompat: false });
+  });
+
+  it("cudaCapabilities are defaults: a host's own setting wins", () => {
+    const r = evalHost<Record<string, unknown>>(
+      `{ services.hwflake.cudaCapabilities = [ "8.9" ]; nixpkgs.config = { cudaCapabilities = [ "8.6" ]; cudaForwardCompat = true; allowUnfree = true; }; }`,
+      "c.nixpkgs.config",
+    );
+    expect(r).toEqual({ cudaCapabilities: ["8.6"], cudaForwardCompat: true, allowUnfree: true });
+  });
+});
+
+describe.skipIf(skipNix)("ExecStart escaping", () => {
+  const nasty = [
+    'org/we ird"mo$del%n',
+    "back\\slash",
+    "${HOME}",
+    "$HOME",
+    "100%",
+    "%h",
+    "it's",
+    ";",
+    "",
+    "tab\there",
+    "new\nline",
+    "  leading and trailing  ",
+    "ünïcödé/模型",
+  ];
+
+  it("every nasty model name reaches vllm as exactly one unchanged argument", () => {
+    const body = nasty.map((m, i) => `m${i} = { engine = "vllm"; model = ${nixStr(m)}; port = ${9000 + i}; };`).join("\n");
+    const s = services(instances(body));
+    nasty.forEach((m, i) => {
+      const words = parseExecStart(String(s[`hwflake-m${i}`]!.serviceConfig.ExecStart));
+      expect(words[2]).toEqual({ text: m, expansions: [] });
+      expect(words).toHaveLength(9);
+    });
+  });
+
+  it("escapes % as %% and $ as $$ inside a quoted word", () => {
+    const s = services(instances(`x = { engine = "vllm"; model = ${nixStr('a b"c$d%e')}; port = 1; };`));
+    expect(String(s["hwflake-x"]!.serviceConfig.ExecStart)).toContain(String.raw`"a b\"c$$d%%e"`);
+  });
+
+  it("the escaper on its own: round trip through the systemd reader", () => {
+    const out = nixEvalJson(withEval([], `map hw.escapeSystemdExecArg [ ${nasty.map(nixStr).join(" ")} ]`)) as string[];
+    expect(out.map((w) => argv(w))).toEqual(nasty.map((m) => [m]));
+    expect(out[nasty.indexOf(";")]).toBe("\\;");
+  });
+
+  it("systemdVar is the only way to get a systemd expansion", () => {
+    const w = nixEvalJson(withEval([], `hw.escapeSystemdExecArg (hw.systemdVar "CREDENTIALS_DIRECTORY" "/a%b")`)) as string;
+    expect(parseExecStart(w)).toEqual([{ text: "${CREDENTIALS_DIRECTORY}/a%b", expansions: ["CREDENTIALS_DIRECTORY"] }]);
+  });
+
+  it("refuses control characters it cannot spell", () => {
+    const err = nixEvalError(withEval([], `hw.escapeSystemdExecArg (builtins.fromJSON ${nixStr('"a\\u0001b"')})`));
+    expect(err).toMatch(/control characters/);
+  });
+
+  it("the systemd reader itself rejects unescaped specifiers and variables", () => {
+    expect(() => argv(`/bin/x "%h"`)).toThrow(/specifier/);
+    expect(() => argv(`/bin/x "$HOME"`)).toThrow(/expand/);
+    expect(() => argv(`/bin/x ;`)).toThrow(/lone/);
+    expect(argv(`/bin/x "a\\"b" \\; "$$" "%%"`)).toEqual(["/bin/x", 'a"b', ";", "$", "%"]);
+  });
+});
+
+describe.skipIf(skipNix)("module library shape", () => {
+  it("import ./modules declares exactly the services.hwflake options", () => {
+    const r = evalHost<{ top: string[]; inst: string[] }>(
+      instances(`x = { engine = "vllm"; model = "m"; port = 1; };`),
+      `{ top = builtins.attrNames eval.options.services.hwflake;
+         inst = builtins.attrNames (builtins.removeAttrs (eval.options.services.hwflake.instances.type.getSubOptions [ ]) [ "_module" ]); }`,
+    );
+    expect(r.top).toEqual(["cudaCapabilities", "instances", "overlays"]);
+    expect(r.inst.sort()).toEqual(
+      ["apiKeyFile", "enable", "engine", "environment", "extraArgs", "gguf", "gpu", "host", "model", "openFirewall", "package", "port"].sort(),
+    );
+  });
+
+  it("package defaults follow the engine", () => {
+    const p = pkgs();
+    const r = evalHost<Record<string, string>>(
+      instances(`
+        a = { engine = "vllm"; port = 1; };
+        b = { engine = "llama-cpp"; port = 2; };
+        c = { engine = "ollama"; port = 3; };`),
+      `lib.mapAttrs (_: i: "\${i.package}") c.services.hwflake.instances`,
+    );
+    expect(r).toEqual({ a: p.vllm, b: p["llama-cpp"], c: p.ollama });
+  });
+});

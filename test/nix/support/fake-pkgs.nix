@@ -1,0 +1,42 @@
+# A tiny stand-in for nixpkgs: fake derivations with stable store paths, and script writers
+# that keep their text so tests can read what a launcher does. Extra attributes can be
+# merged in by the caller (the flake test adds buildNpmPackage and importNpmLock).
+{ lib }:
+
+let
+  fakeHash = seed: builtins.substring 0 32 (builtins.hashString "sha256" seed);
+
+  drv = name: {
+    type = "derivation";
+    inherit name;
+    outPath = "${builtins.storeDir}/${fakeHash name}-${name}";
+  };
+
+  script =
+    name: text:
+    drv name
+    // {
+      inherit text;
+      outPath = "${builtins.storeDir}/${fakeHash "${name}\n${text}"}-${name}";
+    };
+in
+{
+  vllm = drv "vllm-0.19.0";
+  llama-cpp = drv "llama-cpp-9840";
+  ollama = drv "ollama-0.32.0";
+  bash = drv "bash-5.3";
+  coreutils = drv "coreutils-9.8";
+
+  writeShellScript = script;
+
+  writeShellApplication =
+    {
+      name,
+      text,
+      ...
+    }:
+    script name text
+    // {
+      meta.mainProgram = name;
+    };
+}

@@ -1,0 +1,109 @@
+# Typed stand-ins for the NixOS options the hwflake module library sets, so the library can
+# be evaluated with lib.evalModules alone (no nixpkgs checkout in tests). Types follow
+# NixOS closely enough that a wrong kind of value (a derivation where a string belongs, an
+# attrset in a list of strings) fails here too.
+{ lib, ... }:
+
+let
+  inherit (lib) mkOption types;
+
+  # NixOS unitOption accepts bools, ints, strings and lists of them.
+  unitValue = types.oneOf [
+    types.bool
+    types.int
+    types.str
+    (types.listOf types.str)
+  ];
+
+  unitNames = mkOption {
+    type = types.listOf types.str;
+    default = [ ];
+  };
+
+  serviceModule = {
+    options = {
+      description = mkOption {
+        type = types.str;
+        default = "";
+      };
+      wantedBy = unitNames;
+      after = unitNames;
+      wants = unitNames;
+      requires = unitNames;
+      bindsTo = unitNames;
+      partOf = unitNames;
+      environment = mkOption {
+        type = types.attrsOf types.str;
+        default = { };
+      };
+      serviceConfig = mkOption {
+        type = types.attrsOf unitValue;
+        default = { };
+      };
+      unitConfig = mkOption {
+        type = types.attrsOf unitValue;
+        default = { };
+      };
+    };
+  };
+in
+{
+  options = {
+    assertions = mkOption {
+      type = types.listOf (
+        types.submodule {
+          options = {
+            assertion = mkOption { type = types.bool; };
+            message = mkOption { type = types.str; };
+          };
+        }
+      );
+      default = [ ];
+    };
+
+    warnings = mkOption {
+      type = types.listOf types.str;
+      default = [ ];
+    };
+
+    systemd.services = mkOption {
+      type = types.attrsOf (types.submodule serviceModule);
+      default = { };
+    };
+
+    networking.firewall.allowedTCPPorts = mkOption {
+      type = types.listOf types.port;
+      default = [ ];
+    };
+
+    nixpkgs.overlays = mkOption {
+      type = types.listOf (
+        types.mkOptionType {
+          name = "nixpkgs-overlay";
+          check = lib.isFunction;
+          merge = lib.mergeOneOption;
+        }
+      );
+      default = [ ];
+    };
+
+    # nixpkgs evaluates `config` as a module (pkgs/top-level/config.nix), so priorities such
+    # as mkDefault inside it take effect there; a freeform submodule models that.
+    nixpkgs.config = mkOption {
+      type = types.submodule {
+        freeformType = types.attrsOf types.anything;
+        options = {
+          cudaCapabilities = mkOption {
+            type = types.listOf types.str;
+            default = [ ];
+          };
+          cudaForwardCompat = mkOption {
+            type = types.bool;
+            default = true;
+          };
+        };
+      };
+      default = { };
+    };
+  };
+}
