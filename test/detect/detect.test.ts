@@ -1,0 +1,88 @@
+import { describe, expect, it } from "vitest";
+import { detectFromFiles } from "../../src/detect/index.js";
+import { ProfileSchema } from "../../src/profile/schema.js";
+
+const files = (o: Record<string, string>) => new Map(Object.entries(o));
+
+describe("detectFromFiles: accelerators by PCI id", () => {
+  const lspci = `00:04.0 Unassigned class [ff00]: Google, Inc. Device [1ae0:0063]
+00:05.0 Unassigned class [ff00]: Google, Inc. Device [1ae0:0063]
+00:06.0 Unassigned class [ff00]: Google, Inc. Device [1ae0:0027]
+0001:01:00.0 Processing accelerators [1200]: IBM Device [1014:06a7] (rev 02)
+0002:01:00.0 Processing accelerators [1200]: IBM Device [1014:06a8] (rev 02)
+41:00.0 3D controller [0302]: NVIDIA Corporation GA100 [A100 SXM4 80GB] [10de:20b2] (rev a1)
+`;
+  const r = detectFromFiles(files({ "commands/lspci-nn.txt": lspci }), { host: "tpu-host" });
+
+  it("TPU chips grouped per generation, Spyre cards one each, undriven GPUs reported", () => {
+    expect(ProfileSchema.parse(r.profile).host).toBe("tpu-host");
+    expect(r.profile.accelerators).toEqual([
+      { kind: "tpu", vendor: "google", id: "tpu0", arch: "v5e", chips: 2 },
+      { kind: "spyre", vendor: "ibm", id: "spyre0", pciAddress: "0001:01:00.0", arch: "spyre" },
+      { kind: "spyre", vendor: "ibm", id: "spyre1", pciAddress: "0002:01:00.0", arch: "spyre" },
+    ]);
+    expect(r.report.messages.some((m) => /1ae0:0027 is TPU v2 or v3/.test(m))).toBe(true);
+    expect(r.report.messages.some((m) => /0000:41:00.0 is an nvidia GPU/.test(m))).toBe(true);
+    expect(r.report.unknown).not.toContain("accelerators");
+    expect(r.report.facts.find((f) => f.path === "accelerators[0].chips")).toEqual({ path: "accelerators[0].chips", value: 2, from: ["commands/lspci-nn.txt"] });
+  });
+});
+
+describe("detectFromFiles: NVIDIA", () => {
+  it("unknown compute capability: GPU left out with a message, never guessed", () => {
+    const info = "Model: \t\t NVIDIA Mystery 9000\nGPU UUID: \t GPU-f3bbf1a0-ec50-caa0-d5ab-180afe8207e3\nBus Location: \t 0000:3b:00.0\n";
+    const r = detectFromFiles(files({ "proc/driver/nvidia/gpus/0000:3b:00.0/information": info }));
+    expect(r.profile.accelerators).toEqual([]);
+    expect(r.report.messages.some((m) => /unknown compute capability for "NVIDIA Mystery 9000"/.test(m))).toBe(true);
+  });
+
+  it("compute capability from the sourced table when the driver does not print it", () => {
+    const info = "Model: \t\t Tesla T4\nGPU UUID: \t GPU-f3bbf1a0-ec50-caa0-d5ab-180afe8207e3\nBus Location: \t 0000:3b:00.0\n";
+    const r = detectFromFiles(files({ "proc/driver/nvidia/gpus/0000:3b:00.0/information": info }));
+    expect(r.profile.accelerators).toEqual([
+      { kind: "gpu", vendor: "nvidia", id: "gpu0", model: "Tesla T4", arch: "7.5", pciAddress: "0000:3b:00.0", uuid: "GPU-f3bbf1a0-ec50-caa0-d5ab-180afe8207e3" },
+    ]);
+    expect(r.report.unknown).toContain("accelerators[0].memoryMiB");
+  });
+});
+
+describe("detectFromFiles: AMD via KFD topology", () => {
+  it("gfx from gfx_target_version, VRAM from mem banks, partitions sharing a PCI function merged", () => {
+    const node = (loc: number) => `cpu_cores_count 0\nsimd_count 64\ngfx_target_version 90402\nlocation_id ${loc}\ndomain 0\n\0`;
+    const r = detectFromFiles(
+      files({
+        "sys/class/kfd/kfd/topology/nodes/0/properties": "cpu_cores_count 96\nsimd_count 0\ngfx_target_version 0\n",
+        "sys/class/kfd/kfd/topology/nodes/1/properties": node(0x2600),
+        "sys/class/kfd/kfd/topology/nodes/1/mem_banks/0/properties": "heap_type 1\nsize_in_bytes 25769803776\n",
+        "sys/class/kfd/kfd/topology/nodes/2/properties": node(0x2600),
+        "sys/class/kfd/kfd/topology/nodes/2/mem_banks/0/properties": "heap_type 1\nsize_in_bytes 25769803776\n",
+        "sys/class/kfd/kfd/topology/nodes/3/properties": node(0x4600),
+      }),
+    );
+    expect(r.profile.accelerators).toEqual([
+      { kind: "gpu", vendor: "amd", id: "gpu0", arch: "gfx942", memoryMiB: 49152, pciAddress: "0000:26:00.0", index: 0 },
+      { kind: "gpu", vendor: "amd", id: "gpu1", arch: "gfx942", pciAddress: "0000:46:00.0", index: 1 },
+    ]);
+    expect(r.report.messages.some((m) => /0000:26:00.0: 2 partitions/.test(m))).toBe(true);
+  });
+});
+
+describe("detectFromFiles: host and lscpu", () => {
+  it("FQDN host shortened; lscpu Socket(s): - stays unknown; ppc64le from lscpu", () => {
+    const r = detectFromFiles(
+      files({
+        "proc/sys/kernel/hostname": "node7.example.org\n",
+        "commands/lscpu.txt": "Architecture:        ppc64le\nByte Order:          Little Endian\nModel name:          POWER9 (raw), altivec supported\nThread(s) per core:  4\nCore(s) per socket:  22\nSocket(s):           -\n",
+      }),
+    );
+    expect(r.profile.host).toBe("node7");
+    expect(r.profile.system).toBe("powerpc64le-linux");
+    expect(r.profile.cpu).toMatchObject({ vendor: "ibm", threadsPerCore: 4, coresPerSocket: 22 });
+    expect(r.report.unknown).toContain("cpu.sockets");
+    expect(ProfileSchema.safeParse(r.profile).success).toBe(true);
+  });
+
+  it("an invalid host option is a user error", () => {
+    expect(() => detectFromFiles(new Map(), { host: "not a host" })).toThrow(/not a host name/);
+  });
+});

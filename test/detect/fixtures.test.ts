@@ -1,0 +1,73 @@
+/**
+ * Every machine folder under test/fixtures/machines is detected and compared with its goldens.
+ * UPDATE_GOLDEN=1 rewrites expected-profile.json / expected-report.json; read the rewritten
+ * files and check them against test/fixtures/README.md before keeping them.
+ */
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { detectFromDir } from "../../src/detect/index.js";
+import { ProfileSchema } from "../../src/profile/schema.js";
+import { REPO_ROOT } from "../helpers/nix.js";
+
+const root = join(REPO_ROOT, "test/fixtures/machines");
+const machines = existsSync(root) ? readdirSync(root).filter((m) => statSync(join(root, m)).isDirectory()).sort() : [];
+const update = process.env.UPDATE_GOLDEN === "1";
+
+describe("fixture machines", () => {
+  it("there are fixture machines", () => expect(machines.length).toBeGreaterThan(0));
+
+  it.each(machines)("%s", async (m) => {
+    const dir = join(root, m);
+    const r = await detectFromDir(dir);
+    expect(() => ProfileSchema.parse(r.profile)).not.toThrow();
+    const profileFile = join(dir, "expected-profile.json");
+    const reportFile = join(dir, "expected-report.json");
+    if (update) {
+      writeFileSync(profileFile, JSON.stringify(r.profile, null, 2) + "\n");
+      writeFileSync(reportFile, JSON.stringify(r.report, null, 2) + "\n");
+    }
+    expect(existsSync(profileFile), `${profileFile} missing; run with UPDATE_GOLDEN=1 and review it`).toBe(true);
+    expect(r.profile).toEqual(JSON.parse(readFileSync(profileFile, "utf8")));
+    expect(r.report).toEqual(JSON.parse(readFileSync(reportFile, "utf8")));
+  });
+});
+
+/** Facts from test/fixtures/README.md, checked independently of the goldens. */
+const README_FACTS: Record<string, { cpu?: Record<string, unknown>; present?: string[]; absent?: string[]; gpus?: number; arch?: string }> = {
+  "x86-amd-epyc7451-2s": { cpu: { arch: "znver1", sockets: 2, coresPerSocket: 24, threadsPerCore: 2 }, present: ["avx", "avx2", "fma", "sha_ni"], absent: ["avx512f", "vaes"] },
+  "x86-intel-xeon-x7550-64cpu": { cpu: { sockets: 4, coresPerSocket: 8, threadsPerCore: 2, model: "Intel(R) Xeon(R) CPU           X7550  @ 2.00GHz" }, absent: ["avx", "avx2"], present: ["sse4_2"] },
+  "aarch64-kunpeng920-2s": { cpu: { arch: "tsv110", sockets: 2, coresPerSocket: 64, threadsPerCore: 1 }, present: ["asimd", "asimddp", "atomics"], absent: ["sve", "sve2", "bf16", "i8mm"] },
+  "ppc64le-power9-nvgpu": { cpu: { arch: "power9", sockets: 2, threadsPerCore: 4, coresPerSocket: 4 }, present: ["vsx", "altivec"] },
+  "x86-intel-i7-1370p-hybrid": { cpu: { sockets: 1, coresPerSocket: 14, threadsPerCore: undefined }, present: ["avx2", "avx_vnni"], absent: ["avx512f"] },
+  "aarch64-nvidia-dgx-gb10": { cpu: { arch: undefined, sockets: 1, coresPerSocket: 20, threadsPerCore: 1 }, present: ["sve2", "bf16", "i8mm"] },
+  "x86-amd-ryzen9-5950x-cpuinfo": { cpu: { arch: "znver3", sockets: undefined, coresPerSocket: 16, threadsPerCore: 2 }, absent: ["avx512f"] },
+  "x86-amd-epyc9654-cpuinfo": { cpu: { arch: "znver4", sockets: undefined, coresPerSocket: 96, threadsPerCore: 1 }, present: ["avx512_bf16"], absent: ["amx_tile"] },
+  "x86-intel-xeon-8480plus-cpuinfo": { cpu: { arch: "sapphirerapids", sockets: undefined, coresPerSocket: 56, threadsPerCore: 2 }, present: ["amx_tile", "amx_bf16", "amx_int8", "avx512_fp16"] },
+  "x86-intel-xeon-8260m-cpuinfo": { cpu: { arch: "cascadelake" }, present: ["avx512_vnni"], absent: ["avx512_bf16"] },
+  "x86-intel-xeon-silver4108-2s": { cpu: { arch: "skylake-avx512", sockets: 2, coresPerSocket: 8 }, absent: ["avx512_vnni"] },
+  "ppc64le-power8nvl-cpuinfo": { cpu: { arch: "power8" } },
+  "aarch64-graviton3-cpuinfo": { cpu: { arch: "neoverse-v1" }, present: ["sve", "bf16", "i8mm"], absent: ["sve2"] },
+  "x86-amd-epyc7742-2s-lscpu": { cpu: { arch: "znver2", sockets: 2, coresPerSocket: 64, threadsPerCore: 2 } },
+  "gpu-amd-mi300x-x4": { gpus: 4, arch: "gfx942" },
+  "gpu-amd-mi50-x8-gfx906": { gpus: 8, arch: "gfx906" },
+  "gpu-nvidia-a100-sxm4-80gb-x4": { gpus: 4, arch: "8.0" },
+  "gpu-nvidia-h100-sxm-80gb-x8": { gpus: 8, arch: "9.0" },
+  "gpu-nvidia-v100-sxm2-16gb-x8": { gpus: 8, arch: "7.0" },
+  "ppc64le-power9-cpuinfo": { cpu: { arch: "power9" } },
+};
+
+describe("README facts", () => {
+  it.each(Object.keys(README_FACTS).filter((m) => machines.includes(m)))("%s", async (m) => {
+    const f = README_FACTS[m]!;
+    const p = (await detectFromDir(join(root, m))).profile;
+    const cpu = (p.cpu ?? {}) as Record<string, unknown>;
+    for (const [k, v] of Object.entries(f.cpu ?? {})) expect(cpu[k], `cpu.${k}`).toEqual(v);
+    for (const fl of f.present ?? []) expect(p.cpu?.flags).toContain(fl);
+    for (const fl of f.absent ?? []) expect(p.cpu?.flags).not.toContain(fl);
+    if (f.gpus !== undefined) {
+      expect(p.accelerators).toHaveLength(f.gpus);
+      for (const a of p.accelerators ?? []) expect(a.arch).toBe(f.arch);
+    }
+  });
+});
