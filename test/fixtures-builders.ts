@@ -2,7 +2,7 @@
 import { validateProfile, type Profile, type ProfileInput } from "../src/profile/index.js";
 
 /** Flags of an AVX2-only x86 CPU (x86-64-v3, no AVX-512). */
-export const AVX2_FLAGS = ["sse4_1", "sse4_2", "ssse3", "popcnt", "cx16", "lahf_lm", "avx", "avx2", "bmi1", "bmi2", "f16c", "fma", "movbe", "xsave"];
+export const AVX2_FLAGS = ["pni", "abm", "sse4_1", "sse4_2", "ssse3", "popcnt", "cx16", "lahf_lm", "avx", "avx2", "bmi1", "bmi2", "f16c", "fma", "movbe", "xsave"];
 /** Flags of an AVX-512 x86 CPU. */
 export const AVX512_FLAGS = [...AVX2_FLAGS, "avx512f", "avx512bw", "avx512cd", "avx512dq", "avx512vl"];
 

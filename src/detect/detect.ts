@@ -18,7 +18,7 @@ import {
   TPU_DEVICE_IDS,
   TPU_V2_V3_DEVICE_ID,
   x86Level,
-} from "./knowledge.js";
+} from "../knowledge/identify.js";
 import { parseKfdMemBank, parseKfdProperties, parseRocminfo, parseRocmSmi, type RocmSmiGpu } from "./parsers/amd.js";
 import { parseCpuinfo, type Cpuinfo } from "./parsers/cpuinfo.js";
 import { formatCpulist, parseCpuMask, parseCpulist } from "./parsers/cpulist.js";

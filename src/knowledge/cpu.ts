@@ -3,13 +3,7 @@ import type { Profile } from "../profile/schema.js";
 import type { Engine } from "../plan/types.js";
 import { SRC } from "./sources.js";
 import type { Verdict } from "./types.js";
-
-/** x86-64 micro-architecture levels (psABI), as /proc/cpuinfo flags. */
-export const X86_LEVELS: readonly { level: number; flags: readonly string[] }[] = [
-  { level: 2, flags: ["cx16", "lahf_lm", "popcnt", "sse4_1", "sse4_2", "ssse3"] },
-  { level: 3, flags: ["avx", "avx2", "bmi1", "bmi2", "f16c", "fma", "movbe", "xsave"] },
-  { level: 4, flags: ["avx512f", "avx512bw", "avx512cd", "avx512dq", "avx512vl"] },
-];
+import { X86_LEVEL_FLAGS, x86Level } from "./identify.js";
 
 /** Flags the engines' builds branch on (x86, Arm, POWER), in /proc/cpuinfo spelling. */
 export const ENGINE_FLAGS = [
@@ -29,7 +23,7 @@ export const CHECKED_FLAG_RE = /^(avx|amx|sse|ssse|sve|asimd|vsx|fma|f16c|bf16|i
 /** Every spelling Linux prints in the checked families (arch/x86/include/asm/cpufeatures.h, arm64 hwcaps). */
 export const KNOWN_CPU_FLAGS: ReadonlySet<string> = new Set<string>([
   ...ENGINE_FLAGS,
-  ...X86_LEVELS.flatMap((l) => l.flags),
+  ...Object.values(X86_LEVEL_FLAGS).flat(),
   "sse", "sse2", "sse3", "ssse3", "sse4a", "sse4_1", "sse4_2", "fma4",
   "avx512cd", "avx512dq", "avx512er", "avx512pf", "avx512ifma", "avx512vbmi", "avx512_vbmi2",
   "avx512_bitalg", "avx512_vpopcntdq", "avx512_4vnniw", "avx512_4fmaps", "avx512_vp2intersect",
@@ -39,27 +33,11 @@ export const KNOWN_CPU_FLAGS: ReadonlySet<string> = new Set<string>([
   "svesm4", "svef32mm", "svef64mm", "sve2p1", "svebf16", "sveb16b16",
 ]);
 
-/** gcc -march names (nixpkgs lib/systems/architectures.nix) and the x86 level they imply. */
-export const GCC_ARCH_LEVEL: Readonly<Record<string, number>> = {
-  "x86-64": 1, "x86-64-v2": 2, "x86-64-v3": 3, "x86-64-v4": 4,
-  nehalem: 2, westmere: 2, silvermont: 2, sandybridge: 2, ivybridge: 2,
-  haswell: 3, broadwell: 3, skylake: 3, alderlake: 3, sierraforest: 3,
-  "skylake-avx512": 4, cannonlake: 4, "icelake-client": 4, "icelake-server": 4, rocketlake: 4,
-  cascadelake: 4, cooperlake: 4, tigerlake: 4, sapphirerapids: 4, emeraldrapids: 4,
-  znver1: 3, znver2: 3, znver3: 3, znver4: 4, znver5: 4,
-};
-
-/** The highest x86-64 level whose flags are all present, or null when flags are unknown. */
-export function x86Level(flags: readonly string[] | undefined): number | null {
+/** The x86-64 psABI level number (1..4) the flags prove, or null when flags are unknown. */
+export function x86LevelNumber(flags: readonly string[] | undefined): number | null {
   if (!flags) return null;
-  const have = new Set(flags);
-  // Kernels print lzcnt as abm on AMD and older Intel; bmi1 as bmi1.
-  let level = 1;
-  for (const l of X86_LEVELS) {
-    if (l.flags.every((f) => have.has(f))) level = l.level;
-    else break;
-  }
-  return level;
+  const name = x86Level(flags);
+  return name === "x86-64" ? 1 : Number(name.slice("x86-64-v".length));
 }
 
 /** POWER ISA generation from cpu.arch ("power8", "power9", "power10"), or null. */

@@ -1,5 +1,6 @@
 /** Hardware and engine knowledge: typed data with sources, in one place. */
 export * from "./accelerators/index.js";
 export * from "./cpu.js";
+export * from "./identify.js";
 export * from "./sources.js";
 export type * from "./types.js";

@@ -10,7 +10,7 @@ import {
   cite,
   cpuSupport,
   familyOf,
-  x86Level,
+  x86LevelNumber,
   type AcceleratorFamily,
   type SupportLevel,
   type Verdict,
@@ -203,7 +203,7 @@ export function planHost(p: Profile): Plan {
   const out = new Findings();
   const flags = p.cpu.flags;
   const cpu = {
-    x86Level: system === "x86_64-linux" ? x86Level(flags) : null,
+    x86Level: system === "x86_64-linux" ? x86LevelNumber(flags) : null,
     gccArch: p.cpu.arch ?? null,
     relevantFlags: (flags ?? []).filter((f) => (ENGINE_FLAGS as readonly string[]).includes(f)).sort(),
   };

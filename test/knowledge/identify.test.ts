@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { gccArchArm, gccArchPower, gccArchX86, nvidiaComputeCapability, x86Level } from "../../src/detect/knowledge.js";
+import { gccArchArm, gccArchPower, gccArchX86, nvidiaComputeCapability, x86Level } from "../../src/knowledge/identify.js";
 
 const V2 = ["cx16", "lahf_lm", "popcnt", "pni", "sse4_1", "sse4_2", "ssse3"];
 const V3 = [...V2, "avx", "avx2", "bmi1", "bmi2", "f16c", "fma", "abm", "movbe", "xsave"];
