@@ -1,0 +1,121 @@
+/** Human-readable plan output for `hwflake plan` and the end of `hwflake generate`. */
+import type { Finding, NixValue, Plan } from "../plan/types.js";
+
+const ENGINE_LABEL = { vllm: "vLLM", "llama-cpp": "llama.cpp", ollama: "Ollama" } as const;
+
+/** A value printed the way the overlay will spell it, on one line. */
+export function inlineNix(v: NixValue): string {
+  if (v === null) return "null";
+  if (typeof v === "string") return JSON.stringify(v);
+  if (typeof v === "number" || typeof v === "boolean") return String(v);
+  if (Array.isArray(v)) return v.length ? `[ ${v.map(inlineNix).join(" ")} ]` : "[ ]";
+  const entries = Object.entries(v as Record<string, NixValue>);
+  return entries.length ? `{ ${entries.map(([k, x]) => `${k} = ${inlineNix(x)};`).join(" ")} }` : "{ }";
+}
+
+function table(rows: readonly (readonly string[])[]): string[] {
+  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
+  return rows.map((r) => r.map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c]!))).join("  ").trimEnd());
+}
+
+/** Word-wrap `text` at `width`, prefixing continuation lines with `indent`. */
+function wrap(text: string, indent: string, width = 100): string {
+  const words = text.split(/\s+/);
+  const lines: string[] = [];
+  let line = "";
+  for (const w of words) {
+    if (line && line.length + 1 + w.length > width - indent.length) {
+      lines.push(line);
+      line = w;
+    } else line = line ? `${line} ${w}` : w;
+  }
+  if (line) lines.push(line);
+  return lines.join(`\n${indent}`);
+}
+
+/** One finding, as `severity CODE subject: message` plus fix and source lines. */
+export function formatFinding(f: Finding): string {
+  const mark = f.severity === "error" ? "✘ error  " : f.severity === "warning" ? "⚠ warning" : "· info   ";
+  const pad = " ".repeat(13);
+  const lines = [`  ${mark}  ${f.code}  ${f.subject}`, `${pad}${wrap(f.message, pad)}`];
+  if (f.fix) lines.push(`${pad}fix: ${wrap(f.fix, pad + "     ")}`);
+  lines.push(`${pad}source: ${wrap(f.source, pad + "        ")}`);
+  return lines.join("\n");
+}
+
+/** The whole plan as text: what runs where and why, what gets built, and the findings. */
+export function formatPlan(plan: Plan, profileModel?: string): string {
+  const out: string[] = [];
+  out.push(`hwflake plan for host "${plan.host}" (${plan.system})`);
+  const level = plan.cpu.x86Level ? `x86-64-v${plan.cpu.x86Level}` : null;
+  const cpuBits = [profileModel, level, plan.cpu.gccArch].filter(Boolean).join(", ");
+  const has = (f: string) => plan.cpu.relevantFlags.includes(f);
+  const isa =
+    plan.system === "x86_64-linux" && plan.cpu.relevantFlags.length
+      ? `; AVX2 ${has("avx2") ? "yes" : "no"}, AVX-512 ${has("avx512f") ? "yes" : "no"}, AMX ${has("amx_tile") ? "yes" : "no"}`
+      : "";
+  out.push(`CPU: ${cpuBits || "unknown"}${isa}`);
+  out.push("");
+
+  if (plan.instances.length) {
+    out.push("Instances");
+    const rows = [["  NAME", "ENGINE", "ON", "LISTEN", "PACKAGE"]];
+    for (const i of plan.instances)
+      rows.push([`  ${i.name}`, ENGINE_LABEL[i.engine], i.on.length ? i.on.join(",") : "cpu", `${i.listen}:${i.port}`, `pkgs.hwflake.${i.package}`]);
+    out.push(...table(rows));
+    for (const i of plan.instances) {
+      out.push("");
+      out.push(`  ${i.name} → ${ENGINE_LABEL[i.engine]} (${i.backend})`);
+      out.push(`    why:     ${wrap(i.engineDecision.reason, "             ")}`);
+      const model =
+        i.model.kind === "hf" ? i.model.id : i.model.kind === "gguf-file" ? i.model.path : i.model.kind === "gguf-repo" ? `${i.model.repo} (-hf)` : i.model.tag;
+      out.push(`    model:   ${model}`);
+      if (i.pinning) {
+        const env = Object.entries(i.pinning.value).map(([k, v]) => `${k}=${v}`).join(" ");
+        out.push(`    pin:     ${env}`);
+        out.push(`             ${wrap(i.pinning.reason, "             ")}`);
+      }
+      if (i.extraArgs.length) out.push(`    args:    ${i.extraArgs.join(" ")}`);
+      if (i.apiKeyFile) out.push(`    api key: read from ${i.apiKeyFile} as a systemd credential`);
+      out.push(`    sources: ${wrap(i.engineDecision.sources.map((s) => s.ref).join("; "), "             ")}`);
+    }
+    out.push("");
+  } else {
+    out.push("Instances: none planned");
+    out.push("");
+  }
+
+  if (plan.packages.length || plan.shared.torch || plan.shared.rocmLocalGpuTargets || plan.shared.nixpkgsConfig) {
+    out.push("Builds (overlays/default.nix)");
+    for (const p of plan.packages) {
+      out.push(`  hwflake.${p.name} = ${p.base}.override ${inlineNix(p.args)}`);
+      if (Object.keys(p.env).length) out.push(`    env: ${Object.entries(p.env).map(([k, v]) => `${k}=${v}`).join(" ")}`);
+      out.push(`    ${wrap(p.reason, "    ")}`);
+    }
+    if (plan.shared.torch) {
+      out.push(`  python3Packages.torch.override ${inlineNix(plan.shared.torch.value)}`);
+      out.push(`    ${wrap(plan.shared.torch.reason, "    ")}`);
+    }
+    if (plan.shared.rocmLocalGpuTargets) {
+      out.push(`  rocmPackages: clr localGpuTargets = ${inlineNix(plan.shared.rocmLocalGpuTargets.value)}`);
+      out.push(`    ${wrap(plan.shared.rocmLocalGpuTargets.reason, "    ")}`);
+    }
+    if (plan.shared.nixpkgsConfig) {
+      out.push(`  nixpkgs config: ${inlineNix(plan.shared.nixpkgsConfig.value)}`);
+      out.push(`    ${wrap(plan.shared.nixpkgsConfig.reason, "    ")}`);
+    }
+    out.push("");
+  }
+
+  if (plan.findings.length) {
+    out.push("Findings");
+    out.push(...plan.findings.map(formatFinding));
+    out.push("");
+  }
+  out.push(
+    plan.refused
+      ? "Refused: fix the errors above (or accept them explicitly where the fix says so); nothing was generated."
+      : "OK: nothing in this plan is known to fail on this hardware.",
+  );
+  return `${out.join("\n")}\n`;
+}

@@ -1,0 +1,200 @@
+/**
+ * The command line: the only place that prints errors and chooses exit codes.
+ * `runCli(argv, io)` returns the exit code so tests can drive it without a process.
+ */
+import { readFile } from "node:fs/promises";
+import { dirname, relative, resolve, sep } from "node:path";
+import { fileURLToPath } from "node:url";
+import yargs from "yargs";
+import { EXIT, RefusedError, UserError, DetectError } from "../errors.js";
+import { parseProfileText, profileJsonSchemaText, validateProfile, type Profile } from "../profile/index.js";
+import { planHost } from "../plan/index.js";
+import { renderFiles } from "../render/render.js";
+import { writeFiles } from "../write/write.js";
+import { captureHost, detectFromDir, detectLive, type DetectResult } from "../detect/index.js";
+import { formatPlan } from "./format.js";
+import { writeProfileFile } from "../write/profile.js";
+import { stringify as toYaml } from "yaml";
+
+/** Where the CLI writes; injectable for tests. */
+export interface CliIO {
+  out(text: string): void;
+  err(text: string): void;
+}
+
+const processIO: CliIO = {
+  out: (t) => process.stdout.write(t),
+  err: (t) => process.stderr.write(t),
+};
+
+/** The JSON Schema file shipped in the package (schema/ beside src/ and dist/). */
+const SCHEMA_FILE = fileURLToPath(new URL("../../schema/profile.schema.json", import.meta.url));
+
+/** Default flake URLs of the emitted flake's inputs. */
+export const DEFAULT_NIXPKGS_URL = "github:NixOS/nixpkgs/nixos-unstable";
+/** Where the emitted flake finds the hwflake module library unless --hwflake-url says otherwise. */
+export const DEFAULT_HWFLAKE_URL = "github:hwflake/hwflake";
+
+async function loadProfile(file: string): Promise<Profile> {
+  let text: string;
+  try {
+    text = await readFile(file, "utf8");
+  } catch (e) {
+    throw new UserError(`--profile ${file}: cannot read it (${(e as NodeJS.ErrnoException).code ?? String(e)}); pass a YAML or JSON profile, e.g. examples/mi50-desktop.yaml`);
+  }
+  return parseProfileText(text, file);
+}
+
+/** Get a profile from --profile, --from (capture folder) or the live host. */
+async function profileFrom(args: { profile?: string; from?: string; detect?: boolean; host?: string }): Promise<{ profile: Profile; model?: string }> {
+  if (args.profile) {
+    const profile = await loadProfile(args.profile);
+    return { profile, model: profile.cpu.model };
+  }
+  if (args.from || args.detect) {
+    const r: DetectResult = args.from ? await detectFromDir(args.from, { host: args.host }) : await detectLive({ host: args.host });
+    const profile = validateProfile(r.profile, args.from ?? "<live host>");
+    return { profile, model: profile.cpu.model };
+  }
+  throw new UserError("no profile: pass --profile FILE (e.g. examples/mi50-desktop.yaml), --from CAPTURE_DIR, or --detect for this host");
+}
+
+const profileOptions = {
+  profile: { type: "string", alias: "p", describe: "Profile file (YAML or JSON)" },
+  from: { type: "string", describe: "Detect the profile from a capture folder (see hwflake capture)" },
+  detect: { type: "boolean", describe: "Detect the profile from this host" },
+  host: { type: "string", describe: "Host name to use with --from/--detect" },
+} as const;
+
+/** Run the CLI with `argv` (without node and script); resolves to the exit code. */
+export async function runCli(argv: readonly string[], io: CliIO = processIO): Promise<number> {
+  let code: number = EXIT.ok;
+  const parser = yargs([...argv])
+    .scriptName("hwflake")
+    .usage("$0 <command> [options]\n\nTyped hardware profile in, Nix flake out: LLM inference servers built for the hardware you have.")
+    .strict()
+    .demandCommand(1, "name a command: generate, plan, schema, detect or capture")
+    .recommendCommands()
+    .exitProcess(false)
+    .showHelpOnFail(false)
+    .version(false)
+    .option("version", { type: "boolean", describe: "Print the version" })
+    .help()
+    .wrap(Math.min(100, process.stdout.columns ?? 100))
+    .fail((msg, err) => {
+      throw err ?? new UserError(msg);
+    })
+    .command(
+      "generate",
+      "Write the host's flake (flake.nix, overlays/, hosts/, README.md) into --out",
+      (y) =>
+        y
+          .options(profileOptions)
+          .option("out", { type: "string", alias: "o", demandOption: true, describe: "Output folder" })
+          .option("check", { type: "boolean", default: false, describe: "Write nothing; exit 1 and list the files that differ" })
+          .option("force", { type: "boolean", default: false, describe: "Overwrite files hwflake did not generate" })
+          .option("hwflake-url", { type: "string", default: DEFAULT_HWFLAKE_URL, describe: "Flake URL of the hwflake module library" })
+          .option("nixpkgs-url", { type: "string", default: DEFAULT_NIXPKGS_URL, describe: "Flake URL of nixpkgs" }),
+      async (a) => {
+        const { profile, model } = await profileFrom(a);
+        const plan = planHost(profile);
+        if (plan.refused) {
+          io.err(formatPlan(plan, model));
+          throw new RefusedError(`plan for "${plan.host}" refused; nothing was written`);
+        }
+        const files = renderFiles(plan, { hwflakeUrl: a["hwflake-url"], nixpkgsUrl: a["nixpkgs-url"] });
+        const outDir = resolve(a.out);
+        const report = await writeFiles(files, { outDir, check: a.check, force: a.force });
+        if (a.check) {
+          if (report.stale.length) {
+            io.err(`✘ ${report.stale.length} generated file(s) differ from the profile; run hwflake generate:\n${report.stale.map((f) => `  ${f}`).join("\n")}\n`);
+            code = EXIT.refused;
+          } else io.out(`✓ ${files.length} file(s) up to date in ${a.out}\n`);
+          return;
+        }
+        for (const f of report.written) io.out(`  wrote     ${f}\n`);
+        for (const f of report.unchanged) io.out(`  unchanged ${f}\n`);
+        const warnings = plan.findings.filter((f) => f.severity !== "info").length;
+        io.out(`✓ ${plan.instances.length} instance(s) for host "${plan.host}" in ${a.out}${warnings ? ` (${warnings} warning(s): see README.md or hwflake plan)` : ""}\n`);
+      },
+    )
+    .command(
+      "plan",
+      "Show what hwflake would build and run for a profile, and why",
+      (y) => y.options(profileOptions).option("json", { type: "boolean", default: false, describe: "Print the plan as JSON" }),
+      async (a) => {
+        const { profile, model } = await profileFrom(a);
+        const plan = planHost(profile);
+        io.out(a.json ? `${JSON.stringify(plan, null, 2)}\n` : formatPlan(plan, model));
+        if (plan.refused) code = EXIT.refused;
+      },
+    )
+    .command("schema", "Print the profile's JSON Schema", {}, () => {
+      io.out(profileJsonSchemaText());
+    })
+    .command(
+      "detect",
+      "Detect this host's (or a capture folder's) hardware and print a profile",
+      (y) =>
+        y
+          .option("from", { type: "string", describe: "Capture folder instead of the live host" })
+          .option("host", { type: "string", describe: "Host name for the profile" })
+          .option("out", { type: "string", alias: "o", describe: "Write the profile to this file instead of stdout" })
+          .option("json", { type: "boolean", default: false, describe: "Print the detection report (facts and their files, unknowns) as JSON" })
+          .option("force", { type: "boolean", default: false, describe: "Overwrite an existing --out file" }),
+      async (a) => {
+        const r = a.from ? await detectFromDir(a.from, { host: a.host }) : await detectLive({ host: a.host });
+        validateProfile(r.profile, a.from ?? "<live host>");
+        for (const m of r.report.messages) io.err(`⚠ ${m}\n`);
+        if (a.json) {
+          io.out(`${JSON.stringify(r, null, 2)}\n`);
+          return;
+        }
+        // Point editors at the schema shipped with this hwflake, relative to where the file lands.
+        const schema = relative(a.out ? dirname(resolve(a.out)) : process.cwd(), SCHEMA_FILE).split(sep).join("/");
+        const text = `# yaml-language-server: $schema=${schema}\n${toYaml(r.profile, { lineWidth: 100 })}`;
+        if (a.out) {
+          const written = await writeProfileFile(a.out, text, { force: a.force });
+          io.out(written ? `✓ profile written to ${a.out}\n` : `✓ ${a.out} already up to date\n`);
+        } else io.out(text);
+      },
+    )
+    .command(
+      "capture <dir>",
+      "Copy this host's hardware facts (procfs, sysfs, tool outputs) into a folder",
+      (y) =>
+        y
+          .positional("dir", { type: "string", demandOption: true, describe: "Folder to create" })
+          .option("serials", { type: "boolean", default: false, describe: "Keep serial numbers (left out by default)" }),
+      async (a) => {
+        const report = await captureHost(a.dir, { serials: a.serials });
+        io.out(`✓ captured into ${a.dir}\n${JSON.stringify(report, null, 2)}\n`);
+      },
+    );
+
+  try {
+    if (argv.includes("--version") && argv.length === 1) {
+      io.out(`${await version()}\n`);
+      return EXIT.ok;
+    }
+    await parser.parseAsync();
+    return code;
+  } catch (e) {
+    if (e instanceof RefusedError) {
+      io.err(`✘ ${e.message}\n`);
+      return e.exitCode;
+    }
+    if (e instanceof UserError || e instanceof DetectError) {
+      io.err(`✘ ${e.message}\n`);
+      return e.exitCode;
+    }
+    io.err(`✘ internal error (a bug in hwflake; please report it with the input that caused it):\n${e instanceof Error ? e.stack : String(e)}\n`);
+    return EXIT.internal;
+  }
+}
+
+/** The package version, read from package.json next to the code. */
+export async function version(): Promise<string> {
+  const pkg = JSON.parse(await readFile(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
+  return pkg.version;
+}

@@ -1,0 +1,202 @@
+/**
+ * Load, lint and compile `templates/**\/*.hbs`.
+ *
+ * Handlebars' defaults are wrong for Nix: it HTML-escapes (`"` becomes `&quot;`) while
+ * letting `${` and `\` through. So templates are compiled with escaping off and must route
+ * every value through an allowlisted helper that returns a complete Nix literal. The AST lint
+ * below makes that a load-time error instead of a code-review rule: a bare `{{x}}`, a
+ * triple-stash, a partial or an unknown helper is rejected with `file:line`.
+ */
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { dirname, join, relative, sep } from "node:path";
+import { fileURLToPath } from "node:url";
+import Handlebars from "handlebars";
+import { InternalError } from "../errors.js";
+import { BLOCK_HELPER_NAMES, HELPER_NAMES, helpers, TemplateArgumentError } from "./helpers.js";
+
+/** A compiled template: context in, text out. */
+export type TemplateFn = (context: object) => string;
+
+/** A template that breaks the lint rules (a hwflake bug: templates ship with the package). */
+export class TemplateLintError extends InternalError {
+  override name = "TemplateLintError";
+  constructor(readonly problems: readonly string[]) {
+    super(`template lint failed:\n${problems.map((p) => `  ${p}`).join("\n")}`);
+  }
+}
+
+/**
+ * The folder holding hwflake's package.json, found by walking up from this module. The same
+ * code runs from `src/render/` (vitest, tsx) and from `dist/render/` (the published build),
+ * so no fixed number of `..` would be right for both.
+ */
+export function packageRoot(from: string = import.meta.url): string {
+  let dir = dirname(fileURLToPath(from));
+  for (;;) {
+    const manifest = join(dir, "package.json");
+    if (existsSync(manifest)) {
+      const name = (JSON.parse(readFileSync(manifest, "utf8")) as { name?: unknown }).name;
+      if (name === "hwflake") return dir;
+    }
+    const up = dirname(dir);
+    if (up === dir) throw new InternalError(`cannot find hwflake's package.json above ${fileURLToPath(from)}`);
+    dir = up;
+  }
+}
+
+/** The shipped `templates/` folder. */
+export function templatesDir(): string {
+  return join(packageRoot(), "templates");
+}
+
+const ALLOWED_HELPERS = new Set(HELPER_NAMES);
+const ALLOWED_BLOCKS = new Set(BLOCK_HELPER_NAMES);
+
+type AST = hbs.AST.Program;
+
+function pathName(node: hbs.AST.PathExpression | hbs.AST.Literal | hbs.AST.Expression): string {
+  return (node as hbs.AST.PathExpression).original ?? String((node as { value?: unknown }).value ?? node.type);
+}
+
+/** Walks a parsed template and collects every rule violation. */
+class TemplateLint extends Handlebars.Visitor {
+  readonly problems: string[] = [];
+
+  constructor(private readonly file: string) {
+    super();
+  }
+
+  private report(node: hbs.AST.Node, message: string): void {
+    this.problems.push(`${this.file}:${node.loc?.start.line ?? "?"}: ${message}`);
+  }
+
+  override MustacheStatement(node: hbs.AST.MustacheStatement): void {
+    const name = pathName(node.path);
+    if (!node.escaped) {
+      this.report(node, `triple-stash {{{${name}}}} is not allowed; use a helper such as nixStr or nixValue`);
+    } else if (node.params.length === 0) {
+      this.report(node, `bare {{${name}}} is not allowed; every value goes through a helper (${HELPER_NAMES.join(", ")})`);
+    } else if (node.path.type !== "PathExpression" || !ALLOWED_HELPERS.has(name)) {
+      this.report(node, `unknown helper "${name}"; allowed: ${HELPER_NAMES.join(", ")}`);
+    }
+    super.MustacheStatement(node);
+  }
+
+  override SubExpression(node: hbs.AST.SubExpression): void {
+    const name = pathName(node.path);
+    if (!ALLOWED_HELPERS.has(name)) this.report(node, `unknown helper "${name}" in a subexpression`);
+    super.SubExpression(node);
+  }
+
+  override BlockStatement(node: hbs.AST.BlockStatement): void {
+    const name = pathName(node.path);
+    if (!ALLOWED_BLOCKS.has(name)) {
+      this.report(node, `block helper "#${name}" is not allowed; use ${BLOCK_HELPER_NAMES.map((b) => `#${b}`).join(", ")}`);
+    }
+    super.BlockStatement(node);
+  }
+
+  override PartialStatement(node: hbs.AST.PartialStatement): void {
+    this.report(node, "partials are not allowed: each template is self-contained");
+    super.PartialStatement(node);
+  }
+
+  override PartialBlockStatement(node: hbs.AST.PartialBlockStatement): void {
+    this.report(node, "partial blocks are not allowed");
+    super.PartialBlockStatement(node);
+  }
+
+  override DecoratorBlock(node: hbs.AST.DecoratorBlock): void {
+    this.report(node, "decorators are not allowed");
+    super.DecoratorBlock(node);
+  }
+
+  // Inline decorators ({{* foo}}) arrive here rather than at MustacheStatement.
+  override Decorator(node: hbs.AST.MustacheStatement): void {
+    this.report(node, "decorators are not allowed");
+  }
+}
+
+function parse(source: string, file: string): AST {
+  try {
+    return Handlebars.parse(source);
+  } catch (err) {
+    throw new TemplateLintError([`${file}: ${(err as Error).message.split("\n")[0]}`]);
+  }
+}
+
+/** Every rule violation in `source`, each as `file:line: message`; empty when clean. */
+export function lintTemplate(source: string, file: string): string[] {
+  const lint = new TemplateLint(file);
+  lint.accept(parse(source, file));
+  return lint.problems;
+}
+
+// A private environment: helpers registered here cannot leak into, or be replaced by, other
+// users of the global Handlebars instance.
+const env = Handlebars.create();
+for (const [name, fn] of Object.entries(helpers)) env.registerHelper(name, fn);
+
+// Strict mode does not apply to block helper arguments either: `{{#if apiKeyFlie}}` would be
+// silently false and drop a setting. Wrap the built-ins so an undefined argument throws; a
+// present-but-null value (how contexts say "not set") still works as usual.
+for (const name of BLOCK_HELPER_NAMES) {
+  const builtin = env.helpers[name] as (this: unknown, ...a: unknown[]) => unknown;
+  env.registerHelper(name, function (this: unknown, ...args: unknown[]) {
+    const options = args[args.length - 1] as { loc?: { start: { line: number } } };
+    if (args.length !== 2 || args[0] === undefined) {
+      const where = options?.loc ? ` (template line ${options.loc.start.line})` : "";
+      throw new TemplateArgumentError(`#${name} needs exactly one defined argument${where}`);
+    }
+    return builtin.apply(this, args);
+  });
+}
+
+const knownHelpers = Object.fromEntries(HELPER_NAMES.map((n) => [n, true])) as Record<string, true>;
+
+/** Lint then compile one template source. Throws TemplateLintError listing every problem. */
+export function compileTemplate(source: string, file: string): TemplateFn {
+  const ast = parse(source, file);
+  const lint = new TemplateLint(file);
+  lint.accept(ast);
+  if (lint.problems.length > 0) throw new TemplateLintError(lint.problems);
+  const compiled = env.compile(ast, {
+    noEscape: true,
+    strict: true,
+    knownHelpersOnly: true,
+    knownHelpers,
+  });
+  return (context: object) => compiled(context);
+}
+
+/** Relative POSIX paths of every `.hbs` file under `dir`, sorted. */
+export function listTemplates(dir: string = templatesDir()): string[] {
+  const out: string[] = [];
+  const walk = (d: string): void => {
+    for (const entry of readdirSync(d, { withFileTypes: true })) {
+      const full = join(d, entry.name);
+      if (entry.isDirectory()) walk(full);
+      else if (entry.isFile() && entry.name.endsWith(".hbs")) out.push(relative(dir, full).split(sep).join("/"));
+    }
+  };
+  walk(dir);
+  return out.sort();
+}
+
+const cache = new Map<string, ReadonlyMap<string, TemplateFn>>();
+
+/**
+ * All templates under `dir`, keyed by relative path without `.hbs` (e.g. "flake.nix").
+ * Every file is linted before any is compiled, so one run reports all problems.
+ */
+export function loadTemplates(dir: string = templatesDir()): ReadonlyMap<string, TemplateFn> {
+  const cached = cache.get(dir);
+  if (cached) return cached;
+  const sources = listTemplates(dir).map((rel) => ({ rel, source: readFileSync(join(dir, rel), "utf8") }));
+  const problems = sources.flatMap(({ rel, source }) => lintTemplate(source, `templates/${rel}`));
+  if (problems.length > 0) throw new TemplateLintError(problems);
+  const map = new Map<string, TemplateFn>();
+  for (const { rel, source } of sources) map.set(rel.replace(/\.hbs$/, ""), compileTemplate(source, `templates/${rel}`));
+  cache.set(dir, map);
+  return map;
+}

@@ -1,0 +1,133 @@
+import { describe, expect, it } from "vitest";
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync, mkdirSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { runCli } from "../../src/cli/main.js";
+
+const ROOT = join(import.meta.dirname, "..", "..");
+const SEED = join(ROOT, "examples", "mi50-desktop.yaml");
+
+async function run(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = "";
+  let err = "";
+  const code = await runCli(argv, { out: (t) => (out += t), err: (t) => (err += t) });
+  return { code, out, err };
+}
+
+function tmp(): string {
+  return mkdtempSync(join(tmpdir(), "hwflake-cli-"));
+}
+
+function writeProfile(dir: string, body: string): string {
+  const f = join(dir, "p.yaml");
+  writeFileSync(f, body);
+  return f;
+}
+
+describe("hwflake --version", () => {
+  it("answers from bin/ without loading the CLI", () => {
+    const pkg = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { version: string };
+    const out = execFileSync(process.execPath, [join(ROOT, "bin", "hwflake.js"), "--version"], { encoding: "utf8" });
+    expect(out).toBe(`${pkg.version}\n`);
+    // The fast path must not import dist/: the bin file imports the CLI only in the other branch.
+    const bin = readFileSync(join(ROOT, "bin", "hwflake.js"), "utf8");
+    expect(bin.indexOf('await import("../dist/cli/main.js")')).toBeGreaterThan(bin.indexOf("--version"));
+  });
+});
+
+describe("hwflake plan", () => {
+  it("explains the seed desktop: llama.cpp on the MI50, and why not vLLM", async () => {
+    const r = await run("plan", "--profile", SEED);
+    expect(r.code).toBe(0);
+    expect(r.out).toContain('hwflake plan for host "l" (x86_64-linux)');
+    expect(r.out).toContain("AVX2 yes, AVX-512 no");
+    expect(r.out).toMatch(/coder → llama\.cpp \(rocm\)/);
+    // The text is wrapped for terminals; compare with line breaks and indentation folded.
+    const flat = r.out.replace(/\s+/g, " ");
+    expect(flat).toMatch(/Not vLLM: vLLM's CMake lists gfx906, but ROCm Triton has no Vega 20/);
+    expect(r.out).toContain("pin:     ROCR_VISIBLE_DEVICES=GPU-0e54792172da5eeb");
+    expect(r.out).toContain("hwflake.llama-cpp-rocm = llama-cpp.override");
+    expect(r.out).toContain('rocmGpuTargets = [ "gfx906" ]');
+  });
+  it("--json is the stable plan document", async () => {
+    const r = await run("plan", "--profile", SEED, "--json");
+    expect(r.code).toBe(0);
+    const plan = JSON.parse(r.out);
+    expect(plan.instances.map((i: { name: string; engine: string; on: string[] }) => [i.name, i.engine, i.on])).toEqual([["coder", "llama-cpp", ["mi50"]]]);
+    for (const f of plan.findings) expect(Object.keys(f)).toEqual(expect.arrayContaining(["code", "severity", "message", "source"]));
+  });
+  it("a refused plan exits 1 and says why", async () => {
+    const d = tmp();
+    const f = writeProfile(d, `version: 1\nhost: h\nsystem: x86_64-linux\naccelerators:\n  - {id: mi50, kind: gpu, vendor: amd, arch: gfx906}\nserve:\n  - {name: a, model: m/m, engine: vllm, on: [mi50], port: 8000}\n`);
+    const r = await run("plan", "--profile", f);
+    expect(r.code).toBe(1);
+    expect(r.out).toContain("ENGINE_UNSUPPORTED");
+    expect(r.out).toContain('use engine: "llama-cpp"');
+  });
+  it("an invalid profile exits 2 naming the field and the fix", async () => {
+    const d = tmp();
+    const f = writeProfile(d, "version: 1\nhost: h\nsystem: x86_64-linux\nacclerators: []\n");
+    const r = await run("plan", "--profile", f);
+    expect(r.code).toBe(2);
+    expect(r.err).toContain('acclerators: unknown key "acclerators"; did you mean "accelerators"?');
+  });
+  it("a missing file exits 2", async () => {
+    const r = await run("plan", "--profile", "/nonexistent/p.yaml");
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/--profile \/nonexistent\/p\.yaml: cannot read it \(ENOENT\)/);
+  });
+  it("an unknown command or flag exits 2", async () => {
+    expect((await run("plna")).code).toBe(2);
+    expect((await run("plan", "--profiel", SEED)).code).toBe(2);
+  });
+});
+
+describe("hwflake schema", () => {
+  it("prints the committed JSON Schema", async () => {
+    const r = await run("schema");
+    expect(r.code).toBe(0);
+    expect(r.out).toBe(readFileSync(join(ROOT, "schema", "profile.schema.json"), "utf8"));
+  });
+});
+
+describe("hwflake generate", () => {
+  it("writes the flake, is idempotent, and --check detects drift", async () => {
+    const out = join(tmp(), "l");
+    const first = await run("generate", "--profile", SEED, "--out", out);
+    expect(first.code).toBe(0);
+    expect(readdirSync(out).sort()).toEqual(["README.md", "flake.nix", "hosts", "overlays"]);
+    expect(existsSync(join(out, "hosts", "l.nix"))).toBe(true);
+    expect(existsSync(join(out, "overlays", "default.nix"))).toBe(true);
+
+    const second = await run("generate", "--profile", SEED, "--out", out);
+    expect(second.code).toBe(0);
+    expect(second.out).not.toContain("wrote");
+
+    expect((await run("generate", "--profile", SEED, "--out", out, "--check")).code).toBe(0);
+    writeFileSync(join(out, "hosts", "l.nix"), readFileSync(join(out, "hosts", "l.nix"), "utf8") + "\n# edited\n");
+    const drift = await run("generate", "--profile", SEED, "--out", out, "--check");
+    expect(drift.code).toBe(1);
+    expect(drift.err).toContain("hosts/l.nix");
+  });
+  it("refuses to clobber a hand-written file and writes nothing", async () => {
+    const out = tmp();
+    mkdirSync(join(out, "hosts"));
+    writeFileSync(join(out, "flake.nix"), "{ my own flake }\n");
+    const r = await run("generate", "--profile", SEED, "--out", out);
+    expect(r.code).toBe(2);
+    expect(r.err).toContain("flake.nix");
+    expect(readFileSync(join(out, "flake.nix"), "utf8")).toBe("{ my own flake }\n");
+    expect(existsSync(join(out, "hosts", "l.nix"))).toBe(false);
+    expect((await run("generate", "--profile", SEED, "--out", out, "--force")).code).toBe(0);
+  });
+  it("a refused plan writes nothing and exits 1", async () => {
+    const d = tmp();
+    const f = writeProfile(d, `version: 1\nhost: h\nsystem: x86_64-linux\naccelerators:\n  - {id: mi50, kind: gpu, vendor: amd, arch: gfx906}\nserve:\n  - {name: a, model: m/m, on: [mi50], port: 8000}\n`);
+    const out = join(d, "out");
+    const r = await run("generate", "--profile", f, "--out", out);
+    expect(r.code).toBe(1);
+    expect(r.err).toContain("GGUF_MISSING");
+    expect(existsSync(out)).toBe(false);
+  });
+});
