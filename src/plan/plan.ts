@@ -455,15 +455,16 @@ function planBuilds(p: Profile, instances: readonly Instance[], out: Findings): 
   if (cudaCaps.size > 0) {
     const caps = [...cudaCaps].sort((a, b) => Number.parseFloat(a) - Number.parseFloat(b));
     nixpkgsConfig = {
-      value: { cudaCapabilities: caps, cudaForwardCompat: false },
-      reason: `CUDA code for capability ${caps.join(", ")} only, without forward-compatible PTX; set globally as nixpkgs recommends, so every CUDA package agrees`,
+      value: { allowUnfree: true, cudaCapabilities: caps, cudaForwardCompat: false },
+      reason: `CUDA code for capability ${caps.join(", ")} only, without forward-compatible PTX; set globally as nixpkgs recommends, so every CUDA package agrees. allowUnfree because the CUDA toolkit is unfree and nothing CUDA evaluates without it`,
       sources: [SRC.nixpkgsCudaConfig],
     };
     out.add({
       code: "CUDA_UNFREE",
       severity: "info",
       subject: "accelerators",
-      message: "CUDA is unfree: the system needs nixpkgs.config.allowUnfree (or an allowUnfreePredicate for the CUDA packages), and narrowed builds are not in any binary cache.",
+      message:
+        "CUDA is unfree: the generated flake's package set and nixosModules.default set nixpkgs.config.allowUnfree = true (without flakes, set it yourself), and builds narrowed to these capabilities are not in any binary cache.",
       source: cite(SRC.nixpkgsCudaConfig),
     });
   }

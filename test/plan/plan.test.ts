@@ -147,7 +147,7 @@ describe("NVIDIA", () => {
     const plan = planHost(makeProfile({ accelerators: gpus, serve: [serve({ on: ["a", "b"] })] } as never));
     expect(plan.instances[0]!.environment).toEqual({ CUDA_DEVICE_ORDER: "PCI_BUS_ID", CUDA_VISIBLE_DEVICES: "0,1" });
     expect(plan.instances[0]!.extraArgs).toEqual(["--tensor-parallel-size", "2"]);
-    expect(plan.shared.nixpkgsConfig?.value).toEqual({ cudaCapabilities: ["8.9"], cudaForwardCompat: false });
+    expect(plan.shared.nixpkgsConfig?.value).toEqual({ allowUnfree: true, cudaCapabilities: ["8.9"], cudaForwardCompat: false });
     expect(plan.shared.torch?.value).toEqual({ cudaSupport: true, rocmSupport: false, gpuTargets: ["8.9"] });
   });
   it("llama.cpp is pinned by UUID when every GPU has one", () => {
