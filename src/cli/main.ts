@@ -152,7 +152,7 @@ export async function runCli(argv: readonly string[], io: CliIO = processIO): Pr
         }
         // Point editors at the schema shipped with this hwflake, relative to where the file lands.
         const schema = relative(a.out ? dirname(resolve(a.out)) : process.cwd(), SCHEMA_FILE).split(sep).join("/");
-        const text = `# yaml-language-server: $schema=${schema}\n${toYaml(r.profile, { lineWidth: 100 })}`;
+        const text = `# yaml-language-server: $schema=${schema}\n${profileYaml(r.profile)}`;
         if (a.out) {
           const written = await writeProfileFile(a.out, text, { force: a.force });
           io.out(written ? `✓ profile written to ${a.out}\n` : `✓ ${a.out} already up to date\n`);
@@ -191,6 +191,11 @@ export async function runCli(argv: readonly string[], io: CliIO = processIO): Pr
     io.err(`✘ internal error (a bug in hwflake; please report it with the input that caused it):\n${e instanceof Error ? e.stack : String(e)}\n`);
     return EXIT.internal;
   }
+}
+
+/** A detected profile as YAML (block style: one flag per line diffs cleanly between captures). */
+function profileYaml(profile: unknown): string {
+  return toYaml(profile, { lineWidth: 100 });
 }
 
 /** The package version, read from package.json next to the code. */

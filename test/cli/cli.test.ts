@@ -131,3 +131,51 @@ describe("hwflake generate", () => {
     expect(existsSync(out)).toBe(false);
   });
 });
+
+describe("hwflake detect and capture", () => {
+  it("detect --from a fixture prints a valid profile with the schema header", async () => {
+    const r = await run("detect", "--from", join(ROOT, "test", "fixtures", "machines", "x86-amd-epyc7742-2s-lscpu"), "--host", "rome");
+    expect(r.code).toBe(0);
+    expect(r.out.split("\n")[0]).toMatch(/^# yaml-language-server: \$schema=.*schema\/profile\.schema\.json$/);
+    expect(r.out).toContain("host: rome");
+    expect(r.out).toMatch(/flags:\n(    - [a-z0-9_]+\n)+/);
+  });
+  it("detect --json reports where facts came from and what stayed unknown", async () => {
+    const r = await run("detect", "--from", join(ROOT, "test", "fixtures", "machines", "gpu-amd-mi50-x8-gfx906"), "--json");
+    expect(r.code).toBe(0);
+    const j = JSON.parse(r.out);
+    expect(j.report.unknown).toContain("cpu.flags");
+    expect(j.report.facts.some((f: { path: string; from: string[] }) => f.path.startsWith("accelerators") && f.from.includes("commands/rocminfo.txt"))).toBe(true);
+    expect(j.profile.accelerators.filter((a: { arch: string }) => a.arch === "gfx906")).toHaveLength(8);
+  });
+  it("detect --from a missing folder exits 2", async () => {
+    const r = await run("detect", "--from", "/nonexistent/capture");
+    expect(r.code).toBe(2);
+  });
+  it("detect --out writes once and refuses to clobber an edited profile", async () => {
+    const d = tmp();
+    const f = join(d, "host.yaml");
+    const fixture = join(ROOT, "test", "fixtures", "machines", "x86-intel-i7-6700k-lscpu");
+    expect((await run("detect", "--from", fixture, "--host", "sky", "--out", f)).code).toBe(0);
+    expect(readFileSync(f, "utf8")).toMatch(/^# yaml-language-server: \$schema=(\.\.\/)+.*schema\/profile\.schema\.json\n/);
+    writeFileSync(f, readFileSync(f, "utf8") + "serve: []\n");
+    const again = await run("detect", "--from", fixture, "--host", "sky", "--out", f);
+    expect(again.code).toBe(2);
+    expect(readFileSync(f, "utf8")).toContain("serve: []");
+  });
+  it("capture then generate --from the capture works on this (CPU-only) host", async () => {
+    const d = tmp();
+    const cap = join(d, "capture");
+    expect((await run("capture", cap)).code).toBe(0);
+    expect(existsSync(join(cap, "proc", "cpuinfo"))).toBe(true);
+    const out = join(d, "out");
+    const r = await run("generate", "--from", cap, "--host", "box", "--out", out);
+    expect(r.code, r.err).toBe(0);
+    expect(readFileSync(join(out, "hosts", "box.nix"), "utf8")).toContain("services.hwflake");
+  });
+  it("generate --from a capture without a system names the missing field", async () => {
+    const r = await run("generate", "--from", join(ROOT, "test", "fixtures", "machines", "gpu-amd-mi50-x8-gfx906"), "--out", join(tmp(), "o"));
+    expect(r.code).toBe(2);
+    expect(r.err).toContain("system: unknown");
+  });
+});
