@@ -80,6 +80,7 @@ export async function runCli(argv: readonly string[], io: CliIO = processIO): Pr
     .version(false)
     .option("version", { type: "boolean", describe: "Print the version" })
     .help()
+    .epilogue("Exit codes: 0 ok; 1 refused plan or drift (--check); 2 bad input; 3 internal error (a bug).")
     .wrap(Math.min(100, process.stdout.columns ?? 100))
     .fail((msg, err) => {
       throw err ?? new UserError(msg);
