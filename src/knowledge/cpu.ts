@@ -2,7 +2,7 @@
 import type { Profile } from "../profile/schema.js";
 import type { Engine } from "../plan/types.js";
 import { SRC } from "./sources.js";
-import type { Verdict } from "./types.js";
+import { verdict, type Verdict } from "./types.js";
 import { X86_LEVEL_FLAGS, x86Level } from "./identify.js";
 
 /** Flags the engines' builds branch on (x86, Arm, POWER), in /proc/cpuinfo spelling. */
@@ -48,13 +48,12 @@ export function powerLevel(cpu: Profile["cpu"]): number | null {
   return model ? Number(model[1]) : null;
 }
 
-const V = (level: Verdict["level"], reason: string, ...sources: Verdict["sources"][number][]): Verdict => ({ level, reason, sources });
 
 /** Whether `engine` can serve on this host's CPU. */
 export function cpuSupport(system: Profile["system"], cpu: Profile["cpu"], engine: Engine): Verdict {
   const flags = cpu.flags;
   if (engine === "llama-cpp") {
-    return V(
+    return verdict(
       "supported",
       "llama.cpp is built with every CPU variant (GGML_CPU_ALL_VARIANTS) and picks the best one for this CPU at start, so no instruction the CPU lacks is ever executed",
       SRC.nixpkgsLlamaCpp, SRC.ggmlAllVariants,
@@ -62,14 +61,14 @@ export function cpuSupport(system: Profile["system"], cpu: Profile["cpu"], engin
   }
   if (engine === "ollama") {
     return system === "powerpc64le-linux"
-      ? V("unsupported", "Ollama builds only for amd64 and arm64", SRC.ollamaArch)
-      : V("supported", "Ollama's CPU runner is built with every CPU variant and picks one at start", SRC.ollamaArch);
+      ? verdict("unsupported", "Ollama builds only for amd64 and arm64", SRC.ollamaArch)
+      : verdict("supported", "Ollama's CPU runner is built with every CPU variant and picks one at start", SRC.ollamaArch);
   }
   if (system === "x86_64-linux") {
-    if (!flags) return V("experimental", "CPU flags unknown: vLLM's CPU backend needs AVX2 at least; add cpu.flags to the profile", SRC.vllmCpuCmake);
+    if (!flags) return verdict("experimental", "CPU flags unknown: vLLM's CPU backend needs AVX2 at least; add cpu.flags to the profile", SRC.vllmCpuCmake);
     if (!flags.includes("avx2"))
-      return V("unsupported", "vLLM's CPU backend needs AVX2 (it ships no pre-AVX2 kernels); this CPU has none", SRC.vllmCpuCmake);
-    return V(
+      return verdict("unsupported", "vLLM's CPU backend needs AVX2 (it ships no pre-AVX2 kernels); this CPU has none", SRC.vllmCpuCmake);
+    return verdict(
       "supported",
       flags.includes("avx512f")
         ? "vLLM builds its AVX2, AVX-512 and AVX-512+AMX kernels and picks the AVX-512 ones on this CPU"
@@ -79,17 +78,17 @@ export function cpuSupport(system: Profile["system"], cpu: Profile["cpu"], engin
   }
   if (system === "powerpc64le-linux") {
     const p = powerLevel(cpu);
-    if (p === null) return V("experimental", "POWER generation unknown: vLLM's CPU backend needs POWER9 or newer; set cpu.arch", SRC.vllmPower8);
+    if (p === null) return verdict("experimental", "POWER generation unknown: vLLM's CPU backend needs POWER9 or newer; set cpu.arch", SRC.vllmPower8);
     if (p < 9)
-      return V(
+      return verdict(
         "unsupported",
         `vLLM's CPU backend needs POWER9 or newer; POWER${p} fails at CMake configure, and upstream declined POWER8 ports`,
         SRC.vllmPower8,
       );
-    return V("supported", `vLLM's CPU backend builds VSX kernels for POWER${p}`, SRC.vllmCpuCmake);
+    return verdict("supported", `vLLM's CPU backend builds VSX kernels for POWER${p}`, SRC.vllmCpuCmake);
   }
   if (system === "aarch64-linux") {
-    return V("supported", "vLLM's CPU backend builds NEON (ASIMD) kernels for Arm64", SRC.vllmCpuCmake);
+    return verdict("supported", "vLLM's CPU backend builds NEON (ASIMD) kernels for Arm64", SRC.vllmCpuCmake);
   }
-  return V("experimental", "system unknown", SRC.vllmCpuCmake);
+  return verdict("experimental", "system unknown", SRC.vllmCpuCmake);
 }

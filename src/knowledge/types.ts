@@ -12,6 +12,11 @@ export interface Verdict {
   readonly sources: readonly Source[];
 }
 
+/** A verdict from its level, its reason and the sources it rests on. */
+export function verdict(level: SupportLevel, reason: string, ...sources: Source[]): Verdict {
+  return { level, reason, sources };
+}
+
 /**
  * Everything hwflake knows about one accelerator family. Adding an accelerator to hwflake is
  * adding one file that exports one of these and listing it in ./accelerators/index.ts.

@@ -2,7 +2,7 @@
 import type { Accelerator } from "../../profile/schema.js";
 import type { Engine } from "../../plan/types.js";
 import { SRC } from "../sources.js";
-import type { AcceleratorFamily, Verdict } from "../types.js";
+import { verdict, type AcceleratorFamily, type Verdict } from "../types.js";
 
 type AmdGpu = Extract<Accelerator, { vendor: "amd" }>;
 
@@ -43,34 +43,33 @@ export const KNOWN_AMD_ARCHS: readonly string[] = [
   ...new Set([...CLR_GPU_TARGETS, ...VLLM_HIP_ARCHS, ...Object.keys(SIBLING), "gfx902", "gfx90c", "gfx940", "gfx941", "gfx1011", "gfx1012"]),
 ].sort();
 
-const V = (level: Verdict["level"], reason: string, ...sources: Verdict["sources"][number][]): Verdict => ({ level, reason, sources });
 
 function vllmVerdict(arch: string): Verdict {
   if (arch === "gfx906")
-    return V(
+    return verdict(
       "unsupported",
       "vLLM's CMake lists gfx906, but ROCm Triton has no Vega 20 (gfx906) backend, and vLLM's attention and fused kernels need Triton: the build succeeds and model loading then fails",
       SRC.vllmGfx906Triton, SRC.vllmHipArchs, SRC.seedMi50,
     );
   if (arch === "gfx1102" || arch === "gfx1103")
-    return V(
+    return verdict(
       "experimental",
       `${arch} was added to vLLM by PR #40037 after 0.19.0 (the version nixpkgs packages); it is not in vLLM's documented support list, so it needs a newer vLLM and is untested upstream`,
       SRC.vllmGfx1102, SRC.vllmRocmDocs, SRC.nixpkgsVllm,
     );
-  if (VLLM_DOCUMENTED.has(arch)) return V("supported", `${arch} is on vLLM's documented ROCm support list`, SRC.vllmRocmDocs);
+  if (VLLM_DOCUMENTED.has(arch)) return verdict("supported", `${arch} is on vLLM's documented ROCm support list`, SRC.vllmRocmDocs);
   if (VLLM_HIP_ARCHS.has(arch))
-    return V(
+    return verdict(
       "experimental",
       `${arch} is in vLLM's HIP_SUPPORTED_ARCHS but not on its documented support list`,
       SRC.vllmHipArchs, SRC.vllmRocmDocs, ...(arch === "gfx908" ? [SRC.nixpkgsVllmRocmFix] : []),
     );
-  return V("unsupported", `${arch} is not in vLLM's HIP_SUPPORTED_ARCHS; the CMake configure step rejects it`, SRC.vllmHipArchs);
+  return verdict("unsupported", `${arch} is not in vLLM's HIP_SUPPORTED_ARCHS; the CMake configure step rejects it`, SRC.vllmHipArchs);
 }
 
 function llamaCppVerdict(arch: string): Verdict {
   if ((CLR_GPU_TARGETS as readonly string[]).includes(arch))
-    return V(
+    return verdict(
       "supported",
       arch === "gfx906"
         ? "llama.cpp's HIP backend runs on gfx906 (MI50/MI60, Radeon VII)"
@@ -79,19 +78,19 @@ function llamaCppVerdict(arch: string): Verdict {
     );
   const sib = SIBLING[arch];
   if (sib)
-    return V(
+    return verdict(
       "supported",
       `built for ${sib.target} and run with HSA_OVERRIDE_GFX_VERSION=${sib.hsa}, since nixpkgs' ROCm has no ${arch} libraries`,
       SRC.llamaCppHip, SRC.nixpkgsClr,
     );
-  return V("unsupported", `nixpkgs' ROCm builds no libraries for ${arch}`, SRC.nixpkgsClr);
+  return verdict("unsupported", `nixpkgs' ROCm builds no libraries for ${arch}`, SRC.nixpkgsClr);
 }
 
 function ollamaVerdict(arch: string): Verdict {
   if (arch === "gfx906" || arch === "gfx900")
-    return V("unsupported", `Ollama blocks ${arch} on ROCm since v0.12.4 (rocBLAS has no kernels for it in ROCm 7)`, SRC.ollamaGfx906, SRC.ollamaGpuDocs);
-  if (OLLAMA_ROCM.has(arch)) return V("supported", `${arch} is on Ollama's ROCm support list`, SRC.ollamaGpuDocs);
-  return V("unsupported", `${arch} is not on Ollama's ROCm support list`, SRC.ollamaGpuDocs);
+    return verdict("unsupported", `Ollama blocks ${arch} on ROCm since v0.12.4 (rocBLAS has no kernels for it in ROCm 7)`, SRC.ollamaGfx906, SRC.ollamaGpuDocs);
+  if (OLLAMA_ROCM.has(arch)) return verdict("supported", `${arch} is on Ollama's ROCm support list`, SRC.ollamaGpuDocs);
+  return verdict("unsupported", `${arch} is not on Ollama's ROCm support list`, SRC.ollamaGpuDocs);
 }
 
 /** AMD GPU knowledge. */

@@ -2,7 +2,7 @@
 import type { Accelerator } from "../../profile/schema.js";
 import type { Engine } from "../../plan/types.js";
 import { SRC } from "../sources.js";
-import type { AcceleratorFamily, Verdict } from "../types.js";
+import { verdict, type AcceleratorFamily, type Verdict } from "../types.js";
 
 type NvidiaGpu = Extract<Accelerator, { vendor: "nvidia" }>;
 
@@ -18,7 +18,6 @@ export function capabilityNumber(cap: string): number {
   return Number.parseFloat(cap);
 }
 
-const V = (level: Verdict["level"], reason: string, ...sources: Verdict["sources"][number][]): Verdict => ({ level, reason, sources });
 
 /** NVIDIA GPU knowledge. */
 export const nvidiaGpu: AcceleratorFamily<NvidiaGpu> = {
@@ -29,27 +28,27 @@ export const nvidiaGpu: AcceleratorFamily<NvidiaGpu> = {
   support(acc, engine: Engine) {
     const cc = capabilityNumber(acc.arch);
     if (engine === "vllm") {
-      if (cc >= 7.5) return V("supported", `vLLM's CUDA kernels cover compute capability ${acc.arch} (7.5 or higher)`, SRC.vllmCudaArchs);
+      if (cc >= 7.5) return verdict("supported", `vLLM's CUDA kernels cover compute capability ${acc.arch} (7.5 or higher)`, SRC.vllmCudaArchs);
       if (cc >= 7.0)
-        return V(
+        return verdict(
           "unsupported",
           `vLLM dropped compute capability ${acc.arch} from builds with CUDA 12.8 and later, which nixpkgs uses`,
           SRC.vllmCudaArchs, SRC.nixpkgsCudaConfig,
         );
-      return V("unsupported", `vLLM needs compute capability 7.5 or higher; this GPU has ${acc.arch}`, SRC.vllmCudaArchs);
+      return verdict("unsupported", `vLLM needs compute capability 7.5 or higher; this GPU has ${acc.arch}`, SRC.vllmCudaArchs);
     }
     if (engine === "ollama") {
       return cc >= 5.0
-        ? V("supported", `Ollama supports compute capability 5.0 and up`, SRC.ollamaGpuDocs)
-        : V("unsupported", `Ollama needs compute capability 5.0 or higher`, SRC.ollamaGpuDocs);
+        ? verdict("supported", `Ollama supports compute capability 5.0 and up`, SRC.ollamaGpuDocs)
+        : verdict("unsupported", `Ollama needs compute capability 5.0 or higher`, SRC.ollamaGpuDocs);
     }
     if (cc < 7.5)
-      return V(
+      return verdict(
         "experimental",
         `nixpkgs' default CUDA no longer targets compute capability ${acc.arch} by default (Pascal/Volta are dropped from CUDA 13); llama.cpp itself still supports it`,
         SRC.nixpkgsCudaConfig,
       );
-    return V("supported", `llama.cpp's CUDA backend builds for compute capability ${acc.arch}`, SRC.nixpkgsLlamaCpp);
+    return verdict("supported", `llama.cpp's CUDA backend builds for compute capability ${acc.arch}`, SRC.nixpkgsLlamaCpp);
   },
   buildTarget: (acc) => acc.arch,
   pinning(accs, all, engine) {
