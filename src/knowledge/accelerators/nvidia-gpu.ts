@@ -2,7 +2,7 @@
 import type { Accelerator } from "../../profile/schema.js";
 import type { Engine } from "../../plan/types.js";
 import { SRC } from "../sources.js";
-import { verdict, type AcceleratorFamily, type Verdict } from "../types.js";
+import { verdict, type AcceleratorFamily } from "../types.js";
 
 type NvidiaGpu = Extract<Accelerator, { vendor: "nvidia" }>;
 
