@@ -11,8 +11,7 @@ import { mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync }
 import { dirname, join, relative } from "node:path";
 import { parseProfileText } from "../src/profile/index.js";
 import { planHost, type Plan } from "../src/plan/index.js";
-import { renderFiles } from "../src/render/render.js";
-import { DEFAULT_HWFLAKE_URL, DEFAULT_NIXPKGS_URL } from "../src/cli/main.js";
+import { DEFAULT_HWFLAKE_URL, DEFAULT_NIXPKGS_URL, renderFiles } from "../src/render/render.js";
 import { toNix, nixString } from "../src/render/nix.js";
 import { argv } from "./nix/support/systemd.js";
 import { REPO_ROOT, nixEvalJson, nixParseError, nixpkgsLib, skipNix } from "./helpers/nix.js";

@@ -1,16 +1,16 @@
 /** Human-readable plan output for `hwflake plan` and the end of `hwflake generate`. */
+import { ENGINE_LABEL } from "../plan/index.js";
 import type { Finding, NixValue, Plan } from "../plan/types.js";
-
-const ENGINE_LABEL = { vllm: "vLLM", "llama-cpp": "llama.cpp", ollama: "Ollama" } as const;
+import { nixAttrName, nixString } from "../render/nix.js";
 
 /** A value printed the way the overlay will spell it, on one line. */
 export function inlineNix(v: NixValue): string {
   if (v === null) return "null";
-  if (typeof v === "string") return JSON.stringify(v);
+  if (typeof v === "string") return nixString(v);
   if (typeof v === "number" || typeof v === "boolean") return String(v);
   if (Array.isArray(v)) return v.length ? `[ ${v.map(inlineNix).join(" ")} ]` : "[ ]";
   const entries = Object.entries(v as Record<string, NixValue>);
-  return entries.length ? `{ ${entries.map(([k, x]) => `${k} = ${inlineNix(x)};`).join(" ")} }` : "{ }";
+  return entries.length ? `{ ${entries.map(([k, x]) => `${nixAttrName(k)} = ${inlineNix(x)};`).join(" ")} }` : "{ }";
 }
 
 function table(rows: readonly (readonly string[])[]): string[] {

@@ -9,7 +9,7 @@ import yargs from "yargs";
 import { EXIT, RefusedError, UserError, DetectError } from "../errors.js";
 import { parseProfileText, profileJsonSchemaText, validateProfile, type Profile } from "../profile/index.js";
 import { planHost } from "../plan/index.js";
-import { renderFiles } from "../render/render.js";
+import { DEFAULT_HWFLAKE_URL, DEFAULT_NIXPKGS_URL, renderFiles } from "../render/render.js";
 import { writeFiles } from "../write/write.js";
 import { captureHost, detectFromDir, detectLive, type DetectResult } from "../detect/index.js";
 import { formatPlan } from "./format.js";
@@ -30,10 +30,6 @@ const processIO: CliIO = {
 /** The JSON Schema file shipped in the package (schema/ beside src/ and dist/). */
 const SCHEMA_FILE = fileURLToPath(new URL("../../schema/profile.schema.json", import.meta.url));
 
-/** Default flake URLs of the emitted flake's inputs. */
-export const DEFAULT_NIXPKGS_URL = "github:NixOS/nixpkgs/nixos-unstable";
-/** Where the emitted flake finds the hwflake module library unless --hwflake-url says otherwise. */
-export const DEFAULT_HWFLAKE_URL = "github:hwflake/hwflake";
 
 async function loadProfile(file: string): Promise<Profile> {
   let text: string;

@@ -1,3 +1,3 @@
 /** Plan stage: profile in, decisions with reasons and sources out. */
-export { planHost } from "./plan.js";
+export { ENGINE_LABEL, planHost } from "./plan.js";
 export type * from "./types.js";

@@ -36,7 +36,8 @@ function worst(verdicts: readonly Verdict[]): Verdict {
   return verdicts.reduce((a, b) => (RANK[b.level] > RANK[a.level] ? b : a));
 }
 
-const ENGINE_LABEL: Record<Engine, string> = { vllm: "vLLM", "llama-cpp": "llama.cpp", ollama: "Ollama" };
+/** How engines are named in messages. */
+export const ENGINE_LABEL: Readonly<Record<Engine, string>> = { vllm: "vLLM", "llama-cpp": "llama.cpp", ollama: "Ollama" };
 
 /** Where an instance runs, resolved from its `on` list. */
 interface Placement {

@@ -25,6 +25,8 @@ export interface RenderOptions {
 
 /** The nixpkgs the generated flake follows when the caller does not pick one. */
 export const DEFAULT_NIXPKGS_URL = "github:NixOS/nixpkgs/nixos-unstable";
+/** Where the emitted flake finds the hwflake module library unless told otherwise (--hwflake-url). */
+export const DEFAULT_HWFLAKE_URL = "github:hwflake/hwflake";
 
 // Host names become file names (hosts/<host>.nix) and Nix path literals, which allow far
 // fewer characters than strings; the profile schema already guarantees this shape.

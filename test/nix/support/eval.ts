@@ -7,10 +7,10 @@ import { REPO_ROOT, nixEvalError, nixEvalJson, nixpkgsLib } from "../../helpers/
 
 export const SUPPORT_DIR = join(REPO_ROOT, "test", "nix", "support");
 
-/** A Nix string literal (double-quoted) holding `s`. */
-export function nixStr(s: string): string {
-  return `"${s.replace(/[\\"$\n\r\t]/g, (c) => ({ "\\": "\\\\", '"': '\\"', $: "\\$", "\n": "\\n", "\r": "\\r", "\t": "\\t" })[c]!)}"`;
-}
+import { nixString } from "../../../src/render/nix.js";
+
+/** A Nix string literal holding `s`: the project's own escaper, itself round-trip tested. */
+export const nixStr = nixString;
 
 /** A Nix path expression for an absolute file-system path. */
 export function nixPath(abs: string): string {
