@@ -1,5 +1,8 @@
 # The hwflake NixOS module library: `imports = [ hwflake.nixosModules.default ]` or
 # `imports = [ ./modules ]` brings in every option under services.hwflake.
 {
-  imports = [ ./inference.nix ];
+  imports = [
+    ./build-sets.nix
+    ./inference.nix
+  ];
 }

@@ -15,9 +15,6 @@ let
     filterAttrs
     literalExpression
     mapAttrsToList
-    mkDefault
-    mkIf
-    mkMerge
     mkOption
     optional
     optionalAttrs
@@ -356,51 +353,16 @@ in
       default = { };
       description = "Inference servers; each becomes the systemd service `hwflake-<name>`.";
     };
-
-    overlays = mkOption {
-      # Same check as nixpkgs.overlays: any function, kept as given.
-      type = types.listOf (
-        types.mkOptionType {
-          name = "nixpkgs-overlay";
-          description = "nixpkgs overlay";
-          check = lib.isFunction;
-          merge = lib.mergeOneOption;
-        }
-      );
-      default = [ ];
-      description = "Overlays that build the engines for this hardware; appended to `nixpkgs.overlays`.";
-    };
-
-    cudaCapabilities = mkOption {
-      type = types.listOf types.str;
-      default = [ ];
-      example = [ "8.9" ];
-      description = ''
-        CUDA compute capabilities to build for. When non-empty, sets
-        `nixpkgs.config.cudaCapabilities` and disables `cudaForwardCompat` (PTX), both with
-        `mkDefault`.
-      '';
-    };
   };
 
-  config = mkMerge [
-    {
-      assertions = lib.concatLists (mapAttrsToList instanceAssertions enabledInstances);
-      warnings = lib.concatLists (mapAttrsToList instanceWarnings enabledInstances);
-      nixpkgs.overlays = cfg.overlays;
-      systemd.services = lib.foldl' (acc: units: acc // units) { } (
-        mapAttrsToList mkUnits enabledInstances
-      );
-      networking.firewall.allowedTCPPorts = mapAttrsToList (_: inst: inst.port) (
-        filterAttrs (_: inst: inst.openFirewall) enabledInstances
-      );
-    }
-    (mkIf (cfg.cudaCapabilities != [ ]) {
-      # Mirrors pkgsForCudaArch.sm_XX (nixpkgs-facts §6): exact capabilities, no PTX.
-      nixpkgs.config = {
-        cudaCapabilities = mkDefault cfg.cudaCapabilities;
-        cudaForwardCompat = mkDefault false;
-      };
-    })
-  ];
+  config = {
+    assertions = lib.concatLists (mapAttrsToList instanceAssertions enabledInstances);
+    warnings = lib.concatLists (mapAttrsToList instanceWarnings enabledInstances);
+    systemd.services = lib.foldl' (acc: units: acc // units) { } (
+      mapAttrsToList mkUnits enabledInstances
+    );
+    networking.firewall.allowedTCPPorts = mapAttrsToList (_: inst: inst.port) (
+      filterAttrs (_: inst: inst.openFirewall) enabledInstances
+    );
+  };
 }

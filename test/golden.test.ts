@@ -11,8 +11,8 @@ import { mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync }
 import { dirname, join, relative } from "node:path";
 import { parseProfileText } from "../src/profile/index.js";
 import { planHost, type Plan } from "../src/plan/index.js";
-import { DEFAULT_HWFLAKE_URL, DEFAULT_NIXPKGS_URL, renderFiles } from "../src/render/render.js";
-import { toNix, nixString } from "../src/render/nix.js";
+import { DEFAULT_NIXPKGS_URL, renderFiles } from "../src/render/render.js";
+import { nixString } from "../src/render/nix.js";
 import { argv } from "./nix/support/systemd.js";
 import { REPO_ROOT, nixEvalJson, nixParseError, nixpkgsLib, skipNix } from "./helpers/nix.js";
 
@@ -33,7 +33,7 @@ const examples = readdirSync(EXAMPLES)
   .map((f) => {
     const file = join(EXAMPLES, f);
     const plan = planHost(parseProfileText(readFileSync(file, "utf8"), file));
-    const files = renderFiles(plan, { hwflakeUrl: DEFAULT_HWFLAKE_URL, nixpkgsUrl: DEFAULT_NIXPKGS_URL });
+    const files = renderFiles(plan, { nixpkgsUrl: DEFAULT_NIXPKGS_URL });
     return { name: f.replace(/\.yaml$/, ""), plan, files, dir: join(GOLDEN, f.replace(/\.yaml$/, "")) };
   });
 
@@ -64,43 +64,35 @@ describe.each(examples)("golden $name", ({ plan, files, dir }) => {
 });
 
 /**
- * pkgs for the module evaluation: nixpkgs stand-ins with the golden overlay applied (each
- * hwflake package given a store path that encodes its override arguments), plus the script
- * writers the module library uses.
+ * The golden host module evaluated through the golden copy of the module library, as NixOS
+ * would: `pkgs` is the nixpkgs stand-in built with the overlays the configuration itself sets
+ * (`nixpkgs.overlays`, read lazily from the evaluation), so the build sets reach the units the
+ * same way they do on a real host. `plain` is the stand-in without them.
  */
 function e2eExpr(dir: string, plan: Plan, body: string): string {
   const host = join(dir, "hosts", `${plan.host}.nix`);
   return `
 let
   lib = import ${nixString(nixpkgsLib())};
-  overlay = import ${nixString(join(dir, "overlays", "default.nix"))};
-  fake = import ${nixString(join(SUPPORT, "fake-nixpkgs"))} {
-    inherit lib;
-    config = ${toNix(plan.shared.nixpkgsConfig?.value ?? {}, 2)};
-    overlays = [ overlay ];
-  };
-  storePath = name: p: p // {
-    outPath = "/nix/store/" + builtins.substring 0 32 (builtins.hashString "sha256" (builtins.toJSON (p.args or p.env or { }))) + "-" + name;
-  };
-  pkgs = import ${nixString(join(SUPPORT, "fake-pkgs.nix"))} { inherit lib; } // {
-    hwflake = lib.mapAttrs storePath fake.hwflake;
-  };
+  fake = import ${nixString(join(SUPPORT, "fake-nixpkgs"))};
+  plain = fake { inherit lib; };
+  pkgs = fake { inherit lib; overlays = c.nixpkgs.overlays; };
   eval = lib.evalModules {
     modules = [
       ${nixString(join(SUPPORT, "nixos-stubs.nix"))}
-      (import ${nixString(join(REPO_ROOT, "modules"))})
+      (import ${nixString(join(dir, "modules"))})
       { _module.args.pkgs = pkgs; }
       (import ${nixString(host)})
     ];
   };
   c = eval.config;
-  engines = import ${nixString(join(REPO_ROOT, "modules", "engines.nix"))} { inherit lib pkgs; };
+  engines = import ${nixString(join(dir, "modules", "engines.nix"))} { inherit lib pkgs; };
   # The wrapper script a unit runs instead of the engine (vLLM with an API key), if any.
   launcherText = n: i: let e = engines.\${i.engine} n i; in if e.launcher == null then null else e.launcher.text;
 in ${body}`;
 }
 
-describe.skipIf(skipNix).each(examples)("end to end $name: golden overlay + host module + module library", ({ plan, dir }) => {
+describe.skipIf(skipNix).each(examples)("end to end $name: golden build sets + host module + module library copy", ({ plan, dir }) => {
   const got = () =>
     nixEvalJson(
       e2eExpr(
@@ -109,17 +101,30 @@ describe.skipIf(skipNix).each(examples)("end to end $name: golden overlay + host
         `{
           failed = map (a: a.message) (builtins.filter (a: !a.assertion) c.assertions);
           overlays = builtins.length c.nixpkgs.overlays;
+          config = c.nixpkgs.config;
           units = lib.mapAttrs (n: s: { inherit (s) environment; ExecStart = s.serviceConfig.ExecStart; }) c.systemd.services;
           launchers = lib.mapAttrs launcherText c.services.hwflake.instances;
-          packages = lib.mapAttrs (n: p: { path = "\${p}"; args = p.args or null; env = p.env or null; }) pkgs.hwflake;
+          packages = lib.mapAttrs (_: set: lib.mapAttrs (n: p: { path = "\${p}"; args = p.args or null; env = p.env or null; }) (removeAttrs set [ "pkgs" ])) pkgs.hwflake;
+          setConfigs = lib.mapAttrs (_: set: { inherit (set.pkgs.config) cudaSupport rocmSupport cudaCapabilities; clr = set.pkgs.rocmPackages.clr.localGpuTargets or null; }) pkgs.hwflake;
+          stock = {
+            same = builtins.all (a: pkgs.\${a}.args == plain.\${a}.args) [ "llama-cpp" "ollama" ]
+              && pkgs.python3Packages.torch.args == plain.python3Packages.torch.args
+              && pkgs.python3Packages.vllm.args == plain.python3Packages.vllm.args
+              && pkgs.config == plain.config
+              && (pkgs.rocmPackages.clr.localGpuTargets or null) == null;
+            added = lib.subtractLists (builtins.attrNames plain) (builtins.attrNames pkgs);
+          };
         }`,
       ),
     ) as {
       failed: string[];
       overlays: number;
+      config: Record<string, unknown>;
       units: Record<string, { environment: Record<string, string>; ExecStart: string }>;
       launchers: Record<string, string | null>;
-      packages: Record<string, { path: string; args: Record<string, unknown> | null; env: Record<string, string> | null }>;
+      packages: Record<string, Record<string, { path: string; args: Record<string, unknown> | null; env: Record<string, string> | null }>>;
+      setConfigs: Record<string, { cudaSupport: boolean; rocmSupport: boolean; cudaCapabilities: string[]; clr: string[] | null }>;
+      stock: { same: boolean; added: string[] };
     };
 
   it("every instance becomes a unit running its planned package with its pinning, and no assertion fails", () => {
@@ -129,7 +134,7 @@ describe.skipIf(skipNix).each(examples)("end to end $name: golden overlay + host
     for (const inst of plan.instances) {
       const unit = r.units[`hwflake-${inst.name}`];
       expect(unit, inst.name).toBeDefined();
-      const pkgPath = r.packages[inst.package]!.path;
+      const pkgPath = r.packages[inst.buildSet]![inst.engine]!.path;
       const args = argv(unit!.ExecStart);
       // The unit runs the planned package, directly or through the API-key launcher.
       const launcher = r.launchers[inst.name];
@@ -145,12 +150,35 @@ describe.skipIf(skipNix).each(examples)("end to end $name: golden overlay + host
       if (inst.apiKeyFile) expect(unit!.ExecStart).not.toContain(inst.apiKeyFile);
     }
   });
-  it("the overlay hands nixpkgs exactly the planned override arguments", () => {
+  it("each build set hands nixpkgs exactly the planned override arguments, in a package set with the planned config", () => {
     const r = got();
-    expect(Object.keys(r.packages).sort()).toEqual(plan.packages.map((p) => p.name).sort());
-    for (const p of plan.packages) {
-      for (const [k, v] of Object.entries(p.args)) expect(r.packages[p.name]!.args?.[k], `${p.name}.${k}`).toEqual(v);
-      for (const [k, v] of Object.entries(p.env)) expect(r.packages[p.name]!.env?.[k]).toBe(v);
+    expect(Object.keys(r.packages).sort()).toEqual(plan.buildSets.map((b) => b.name).sort());
+    for (const set of plan.buildSets) {
+      expect(Object.keys(r.packages[set.name]!).sort()).toEqual(set.packages.map((p) => p.engine).sort());
+      for (const p of set.packages) {
+        const got = r.packages[set.name]![p.engine]!;
+        for (const [k, v] of Object.entries(p.args)) expect(got.args?.[k], `${set.name}.${p.engine}.${k}`).toEqual(v);
+        for (const [k, v] of Object.entries(p.env)) expect(got.env?.[k]).toBe(v);
+      }
+      const cfg = r.setConfigs[set.name]!;
+      expect(cfg.rocmSupport).toBe(set.backend === "rocm");
+      expect(cfg.cudaSupport).toBe(set.backend === "cuda");
+      expect(cfg.cudaCapabilities).toEqual(set.backend === "cuda" ? set.targets : []);
+      expect(cfg.clr).toEqual(set.rocmGpuTargets?.value ?? null);
     }
+  });
+  it("the host's own packages and nixpkgs config stay stock: the configuration only adds pkgs.hwflake", () => {
+    const r = got();
+    expect(r.config).toEqual({ cudaCapabilities: [], cudaForwardCompat: true });
+    expect(r.stock).toEqual({ same: true, added: ["hwflake"] });
+  });
+  it("instances on one build set run one derivation; instances on different sets do not", () => {
+    const r = got();
+    const path = (i: (typeof plan.instances)[number]) => r.packages[i.buildSet]![i.engine]!.path;
+    for (const a of plan.instances)
+      for (const b of plan.instances) {
+        const same = a.buildSet === b.buildSet && a.engine === b.engine;
+        expect(path(a) === path(b), `${a.name} vs ${b.name}`).toBe(same);
+      }
   });
 });

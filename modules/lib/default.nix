@@ -35,6 +35,9 @@ in
 rec {
   inherit escapeSpecifiers;
 
+  # The overlay that adds hwflake's build sets as `pkgs.hwflake.<set>` (./build-sets.nix).
+  buildSetsOverlay = (import ./build-sets.nix { inherit lib; }).overlay;
+
   # One argument of an ExecStart= line, quoted so that systemd hands it to the program
   # unchanged: `%` -> `%%` (specifiers), `$` -> `$$` (environment expansion,
   # systemd.service(5) "Command lines"), then quoted. A lone `;` is written `\;`, because

@@ -1,7 +1,8 @@
 /** Human-readable plan output for `hwflake plan` and the end of `hwflake generate`. */
 import { ENGINE_LABEL } from "../plan/index.js";
-import type { Finding, NixValue, Plan } from "../plan/types.js";
+import type { BuildSet, Finding, NixValue, Plan } from "../plan/types.js";
 import { nixAttrName, nixString } from "../render/nix.js";
+import { forecastTotal, hoursText } from "../render/render.js";
 
 /** A value printed the way the overlay will spell it, on one line. */
 export function inlineNix(v: NixValue): string {
@@ -43,6 +44,29 @@ export function formatFinding(f: Finding): string {
   return lines.join("\n");
 }
 
+/** One build set: its config, what it builds for whom, and what that costs before anything runs. */
+export function formatSet(set: BuildSet): string[] {
+  const out = [`  hwflake.${set.name}  (${set.instances.join(", ")})`, `    config: ${inlineNix(set.config.value)}`];
+  if (set.rocmGpuTargets) out.push(`    ROCm scope: clr localGpuTargets = ${inlineNix(set.rocmGpuTargets.value)}`);
+  if (set.allowUnfreeLicenses) out.push(`    unfree allowed: ${set.allowUnfreeLicenses.value.join(", ")} (this set only)`);
+  out.push(`    ${wrap(set.config.reason, "    ")}`);
+  for (const p of set.packages) {
+    out.push(`    ${p.engine} = ${p.base}.override ${inlineNix(p.args)}`);
+    if (Object.keys(p.env).length) out.push(`      env: ${Object.entries(p.env).map(([k, v]) => `${k}=${v}`).join(" ")}`);
+    out.push(`      ${wrap(p.reason, "      ")}`);
+  }
+  const f = set.forecast;
+  if (f.compiles.length === 0) out.push(`    ${wrap(`forecast: nothing heavy compiles; ${f.cache}`, "      ")}`);
+  else {
+    out.push(`    ${wrap(`forecast: compiling before the first start takes ${forecastTotal(set)}; ${f.cache}`, "      ")}`);
+    for (const c of f.compiles)
+      out.push(
+        `      - ${wrap(`${c.what}: ${hoursText(c.hours)}${c.diskGB === null ? "" : `, ~${c.diskGB} GB`} (${c.assumes}; ${c.sources.map((s) => s.ref).join("; ")})`, "        ")}`,
+      );
+  }
+  return out;
+}
+
 /** The whole plan as text: what runs where and why, what gets built, and the findings. */
 export function formatPlan(plan: Plan, profileModel?: string): string {
   const out: string[] = [];
@@ -61,7 +85,7 @@ export function formatPlan(plan: Plan, profileModel?: string): string {
     out.push("Instances");
     const rows = [["  NAME", "ENGINE", "ON", "LISTEN", "PACKAGE"]];
     for (const i of plan.instances)
-      rows.push([`  ${i.name}`, ENGINE_LABEL[i.engine], i.on.length ? i.on.join(",") : "cpu", `${i.listen}:${i.port}`, `pkgs.hwflake.${i.package}`]);
+      rows.push([`  ${i.name}`, ENGINE_LABEL[i.engine], i.on.length ? i.on.join(",") : "cpu", `${i.listen}:${i.port}`, `pkgs.hwflake.${i.buildSet}.${i.engine}`]);
     out.push(...table(rows));
     for (const i of plan.instances) {
       out.push("");
@@ -85,25 +109,9 @@ export function formatPlan(plan: Plan, profileModel?: string): string {
     out.push("");
   }
 
-  if (plan.packages.length || plan.shared.torch || plan.shared.rocmLocalGpuTargets || plan.shared.nixpkgsConfig) {
-    out.push("Builds (overlays/default.nix)");
-    for (const p of plan.packages) {
-      out.push(`  hwflake.${p.name} = ${p.base}.override ${inlineNix(p.args)}`);
-      if (Object.keys(p.env).length) out.push(`    env: ${Object.entries(p.env).map(([k, v]) => `${k}=${v}`).join(" ")}`);
-      out.push(`    ${wrap(p.reason, "    ")}`);
-    }
-    if (plan.shared.torch) {
-      out.push(`  python3Packages.torch.override ${inlineNix(plan.shared.torch.value)}`);
-      out.push(`    ${wrap(plan.shared.torch.reason, "    ")}`);
-    }
-    if (plan.shared.rocmLocalGpuTargets) {
-      out.push(`  rocmPackages: clr localGpuTargets = ${inlineNix(plan.shared.rocmLocalGpuTargets.value)}`);
-      out.push(`    ${wrap(plan.shared.rocmLocalGpuTargets.reason, "    ")}`);
-    }
-    if (plan.shared.nixpkgsConfig) {
-      out.push(`  nixpkgs config: ${inlineNix(plan.shared.nixpkgsConfig.value)}`);
-      out.push(`    ${wrap(plan.shared.nixpkgsConfig.reason, "    ")}`);
-    }
+  if (plan.buildSets.length) {
+    out.push("Build sets (build-sets.nix: one package set per hardware class; the host's own packages stay stock)");
+    for (const set of plan.buildSets) out.push(...formatSet(set));
     out.push("");
   }
 

@@ -9,7 +9,7 @@ import yargs from "yargs";
 import { EXIT, RefusedError, UserError, DetectError } from "../errors.js";
 import { parseProfileText, profileJsonSchemaText, validateProfile, type Profile } from "../profile/index.js";
 import { planHost } from "../plan/index.js";
-import { DEFAULT_HWFLAKE_URL, DEFAULT_NIXPKGS_URL, renderFiles } from "../render/render.js";
+import { DEFAULT_NIXPKGS_URL, renderFiles } from "../render/render.js";
 import { writeFiles } from "../write/write.js";
 import { captureHost, detectFromDir, detectLive, type DetectResult } from "../detect/index.js";
 import { formatPlan } from "./format.js";
@@ -83,14 +83,17 @@ export async function runCli(argv: readonly string[], io: CliIO = processIO): Pr
     })
     .command(
       "generate",
-      "Write the host's flake (flake.nix, overlays/, hosts/, README.md) into --out",
+      "Write the host's flake (flake.nix, build-sets.nix, hosts/, modules/, README.md) into --out",
       (y) =>
         y
           .options(profileOptions)
           .option("out", { type: "string", alias: "o", demandOption: true, describe: "Output folder" })
           .option("check", { type: "boolean", default: false, describe: "Write nothing; exit 1 and list the files that differ" })
           .option("force", { type: "boolean", default: false, describe: "Overwrite files hwflake did not generate" })
-          .option("hwflake-url", { type: "string", default: DEFAULT_HWFLAKE_URL, describe: "Flake URL of the hwflake module library" })
+          .option("hwflake-url", {
+            type: "string",
+            describe: "Take the module library from this hwflake flake (an input) instead of the copy written under modules/",
+          })
           .option("nixpkgs-url", { type: "string", default: DEFAULT_NIXPKGS_URL, describe: "Flake URL of nixpkgs" }),
       async (a) => {
         const { profile, model } = await profileFrom(a);

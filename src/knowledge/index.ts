@@ -4,3 +4,5 @@ export * from "./cpu.js";
 export * from "./identify.js";
 export * from "./sources.js";
 export type * from "./types.js";
+export * from "./build-cost.js";
+export * from "./cpu-build-set.js";

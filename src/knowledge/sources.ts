@@ -119,6 +119,28 @@ export const SRC = {
   ),
   psabi: s("x86-64 psABI (x86-64-v2/v3/v4 levels); NixOS/nixpkgs lib/systems/architectures.nix @ 3c42f11d"),
   seedMi50: s("seed 001 (MI50 desktop)", "vLLM CPU build SIGILL on Zen 2; vLLM gfx906 failed in Triton"),
+  nixpkgsVariants: s(
+    "NixOS/nixpkgs pkgs/top-level/variants.nix @ c1d241a1",
+    "pkgsRocm: config // { cudaSupport = false; rocmSupport = true; }; pkgsForCudaArch.sm_XX: { cudaSupport = true; cudaCapabilities = [ XX ]; cudaForwardCompat = false; }",
+  ),
+  nixpkgsConfig: s("NixOS/nixpkgs pkgs/top-level/config.nix @ 032eb1b3", "cudaSupport and rocmSupport default to false"),
+  nixpkgsCudaUnfree: s(
+    "NixOS/nixpkgs pkgs/development/cuda-modules/_cuda/lib/cuda.nix @ 1da571d9; _cuda/lib/licenses.nix @ 0628f245; doc/languages-frameworks/cuda.section.md @ 92c54de1",
+    "allowUnfreeCudaPredicate: free, or shortName in CUDA EULA (lib.licenses.nvidiaCuda) and _cuda.lib.licenses (cuDNN, cuSPARSELt, cuTENSOR, TensorRT EULA, NVIDIA Math SDK SLA)",
+  ),
+  nixpkgsNoPpc64Cache: s(
+    "NixOS/nixpkgs ci/supportedSystems.json @ 3dc4f60b; lib/systems/flake-systems.nix @ e54ebecf",
+    "Hydra builds aarch64/x86_64 Linux and Darwin; powerpc64le-linux is only in the stdenv-supported list",
+  ),
+  nixpkgsRocmHydra: s(
+    "NixOS/nixpkgs#446976; pkgs/development/rocm-modules/release-attrPaths.json @ 6651d5f4",
+    "Hydra builds packages rebuilt by enableRocm (torch, vllm, llama-cpp, ollama) for x86_64-linux with default GPU targets",
+  ),
+  nixosCudaCache: s(
+    "nixos-cuda/infra README.md @ 052431c1; NixOS/nixpkgs#555389",
+    "the community CUDA cache builds release-cuda.nix with default capabilities only (not an official NixOS project)",
+  ),
+  nixpkgsNoUnfreeCache: s("NixOS/nixpkgs pkgs/top-level/release.nix @ 0dbf591c", "Hydra: allowUnfree = false (\"Don't build packages marked as unfree\")"),
 } as const satisfies Record<string, Source>;
 
 /** Join sources into the single `source` string of a finding. */

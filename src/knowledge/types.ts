@@ -1,6 +1,6 @@
 /** Shapes of hardware knowledge: every verdict carries its reason and sources. */
 import type { Accelerator } from "../profile/schema.js";
-import type { Backend, Engine, Source } from "../plan/types.js";
+import type { Backend, Decision, Engine, ForecastItem, NixValue, Source } from "../plan/types.js";
 
 /** How well an engine runs on a device, as upstream states it. */
 export type SupportLevel = "supported" | "experimental" | "unsupported";
@@ -15,6 +15,33 @@ export interface Verdict {
 /** A verdict from its level, its reason and the sources it rests on. */
 export function verdict(level: SupportLevel, reason: string, ...sources: Source[]): Verdict {
   return { level, reason, sources };
+}
+
+/** Override arguments and build environment of one engine package inside a build set. */
+export interface PackageRecipe {
+  readonly args: { readonly [arg: string]: NixValue };
+  readonly env: { readonly [name: string]: string };
+  readonly reason: string;
+  readonly sources: readonly Source[];
+}
+
+/**
+ * How the build set of one hardware class is made: its own nixpkgs `config`, the narrowing of
+ * scopes inside it, which unfree licences it may use, how each engine is built in it, and what
+ * that compiles. The planner only groups instances by set name and copies these decisions.
+ */
+export interface BuildSetRecipe {
+  /** Attribute name under pkgs.hwflake; equal names mean the same class and one shared set. */
+  readonly name: string;
+  readonly config: Decision<{ readonly [key: string]: NixValue }>;
+  readonly rocmGpuTargets: Decision<readonly string[]> | null;
+  readonly allowUnfreeLicenses: Decision<readonly string[]> | null;
+  /** The package recipe for `engine` in this set. */
+  pkg(engine: Engine): PackageRecipe;
+  /** Heavy derivations that compile from source when the set builds `engines`. */
+  compiles(engines: readonly Engine[]): readonly ForecastItem[];
+  /** Why the set is, or is not, in the public binary cache, and where that is said. */
+  readonly cache: { readonly text: string; readonly sources: readonly Source[] };
 }
 
 /**
@@ -39,6 +66,8 @@ export interface AcceleratorFamily<A extends Accelerator = Accelerator> {
    * this family in profile order (indices count from it when no UUID/index is known).
    */
   pinning(accs: readonly A[], all: readonly A[], engine: Engine): { env: Record<string, string>; reason: string; sources: readonly Source[]; warnings: readonly string[] };
+  /** The build set for these build targets (sorted, distinct), or null when hwflake cannot build for it. */
+  buildSet(targets: readonly string[]): BuildSetRecipe | null;
   /** Extra engine arguments this device needs (e.g. --dtype half below CUDA 8.0). */
   engineArgs(accs: readonly A[], engine: Engine): { args: string[]; reason: string; sources: readonly Source[] } | null;
 }

@@ -8,26 +8,18 @@ import {
   ENGINE_FLAGS,
   SRC,
   cite,
+  cpuBuildSet,
   cpuSupport,
   familyOf,
+  forecastOf,
+  vllmCpuNeedsAvx512Off,
   x86LevelNumber,
   type AcceleratorFamily,
+  type BuildSetRecipe,
   type SupportLevel,
   type Verdict,
 } from "../knowledge/index.js";
-import type {
-  Backend,
-  Decision,
-  Engine,
-  Finding,
-  Instance,
-  InstanceModel,
-  NixValue,
-  PackageBuild,
-  Plan,
-  SharedOverrides,
-  Source,
-} from "./types.js";
+import type { Backend, BuildSet, Decision, Engine, Finding, Instance, InstanceModel, PackageBuild, Plan, Source } from "./types.js";
 
 const RANK: Record<SupportLevel, number> = { supported: 0, experimental: 1, unsupported: 2 };
 
@@ -189,8 +181,18 @@ function dedupe(sources: readonly Source[]): Source[] {
   return sources.filter((s) => (seen.has(s.ref) ? false : (seen.add(s.ref), true)));
 }
 
-function packageName(engine: Engine, backend: Backend): string {
-  return `${engine}-${backend}`;
+/** The attribute of a build set's package set each engine is derived from. */
+const ENGINE_BASE: Readonly<Record<Engine, PackageBuild["base"]>> = {
+  "llama-cpp": "llama-cpp",
+  ollama: "ollama",
+  vllm: "python3Packages.vllm",
+};
+
+/** The build set an instance on `where` needs: its family's recipe for the devices' build targets, or the CPU set. */
+function recipeFor(p: Profile, where: Placement): BuildSetRecipe | null {
+  if (!where.family) return cpuBuildSet(p);
+  const targets = [...new Set(where.accs.map((a) => where.family!.buildTarget(a)))].sort();
+  return where.family.buildSet(targets);
 }
 
 /** Plan one host. Throws UserError only when nothing can be planned (unknown system). */
@@ -220,12 +222,14 @@ export function planHost(p: Profile): Plan {
   }
 
   const instances: Instance[] = [];
+  const recipes = new Map<string, BuildSetRecipe>();
   p.serve.forEach((s, i) => {
     const where = placement(p, s);
     const choice = chooseEngine(p, s, i, where, out);
     if (!choice) return;
     const { engine } = choice;
-    if (where.family && where.family.backend === null) return; // reported as unsupported above
+    const recipe = recipeFor(p, where);
+    if (!recipe || (where.family && where.family.backend === null)) return; // reported as unsupported above
     const backend: Backend = where.family?.backend ?? "cpu";
 
     const model = modelFor(s, engine);
@@ -288,7 +292,7 @@ export function planHost(p: Profile): Plan {
       engine,
       on: s.on,
       backend,
-      package: packageName(engine, backend),
+      buildSet: recipe.name,
       model,
       listen: s.listen,
       port: s.port,
@@ -299,6 +303,7 @@ export function planHost(p: Profile): Plan {
       engineDecision: choice.decision,
       pinning,
     });
+    recipes.set(recipe.name, recipe);
   });
 
   const used = new Set(instances.flatMap((x) => x.on));
@@ -313,7 +318,7 @@ export function planHost(p: Profile): Plan {
       });
   });
 
-  const { packages, shared } = planBuilds(p, instances, out);
+  const buildSets = planBuildSets(p, instances, recipes, out);
   const findings = out.list;
   return {
     version: 1,
@@ -321,153 +326,81 @@ export function planHost(p: Profile): Plan {
     system,
     cpu,
     instances,
-    packages,
-    shared,
+    buildSets,
     findings,
     refused: findings.some((f) => f.severity === "error"),
   };
 }
 
-/** Targets to build for: the distinct build targets of the devices the instances run on. */
-function targetsOf(p: Profile, insts: readonly Instance[]): string[] {
-  const t = new Set<string>();
-  for (const inst of insts)
-    for (const id of inst.on) {
-      const acc = p.accelerators.find((a) => a.id === id)!;
-      t.add(familyOf(acc).buildTarget(acc));
-    }
-  return [...t].sort();
+/**
+ * One build set per hardware class, shared by every instance of that class: the recipe's
+ * config and narrowing, one package per engine the instances run, and the forecast.
+ */
+function planBuildSets(p: Profile, instances: readonly Instance[], recipes: ReadonlyMap<string, BuildSetRecipe>, out: Findings): BuildSet[] {
+  const byName = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+  return [...recipes.keys()].sort(byName).map((name): BuildSet => {
+    const recipe = recipes.get(name)!;
+    const users = instances.filter((x) => x.buildSet === name);
+    const engines = [...new Set(users.map((x) => x.engine))].sort(byName);
+    const packages = engines.map((engine): PackageBuild => ({ engine, base: ENGINE_BASE[engine], ...recipe.pkg(engine) }));
+    const backend = users[0]!.backend;
+    const targets = recipe.rocmGpuTargets?.value ?? (recipe.config.value.cudaCapabilities as readonly string[] | undefined) ?? [];
+    setFindings(p, name, backend, engines, recipe, out);
+    return {
+      name,
+      backend,
+      targets: [...targets],
+      config: recipe.config,
+      rocmGpuTargets: recipe.rocmGpuTargets,
+      allowUnfreeLicenses: recipe.allowUnfreeLicenses,
+      packages,
+      instances: users.map((x) => x.name).sort(byName),
+      forecast: forecastOf(recipe.compiles(engines), recipe.cache),
+    };
+  });
 }
 
-function planBuilds(p: Profile, instances: readonly Instance[], out: Findings): { packages: PackageBuild[]; shared: SharedOverrides } {
-  const groups = new Map<string, Instance[]>();
-  for (const inst of instances) groups.set(inst.package, [...(groups.get(inst.package) ?? []), inst]);
-
-  const vllmBackends = [...new Set(instances.filter((x) => x.engine === "vllm").map((x) => x.backend))];
-  if (vllmBackends.length > 1) {
-    out.add({
-      code: "VLLM_BACKEND_CONFLICT",
-      severity: "error",
-      subject: "serve",
-      message: `vLLM instances need torch built for ${vllmBackends.join(" and ")}, but one Python package set holds one torch.`,
-      fix: "run all vLLM instances on one kind of device, and the others on llama-cpp",
-      source: cite(SRC.nixpkgsVllm, SRC.nixpkgsTorch),
-    });
+/** What a user should know about a set before it builds. */
+function setFindings(p: Profile, name: string, backend: Backend, engines: readonly Engine[], recipe: BuildSetRecipe, out: Findings): void {
+  if (backend === "cpu" && engines.includes("vllm")) {
+    if (vllmCpuNeedsAvx512Off(p))
+      out.add({
+        code: "VLLM_CPU_NO_AVX512",
+        severity: "info",
+        subject: "cpu.flags",
+        message: "no AVX-512 on this CPU: the vLLM CPU build is told not to use it, whatever the build machine has.",
+        source: cite(SRC.vllmCpuCmakeOld, SRC.vllmCpuCmake),
+      });
+    if (p.system === "aarch64-linux" || p.system === "powerpc64le-linux")
+      out.add({
+        code: "VLLM_CPU_BUILDER_ISA",
+        severity: "warning",
+        subject: "system",
+        message:
+          p.system === "aarch64-linux"
+            ? "vLLM's Arm CPU build enables BF16 when the build machine has it; built elsewhere, it can crash on a CPU without bf16."
+            : "vLLM's POWER CPU build picks -mcpu=power9 or power10 from the build machine's /proc/cpuinfo.",
+        fix: "build on this host (or a builder with the same CPU generation)",
+        source: cite(SRC.vllmCpuCmake),
+      });
   }
-
-  const packages: PackageBuild[] = [];
-  let torch: SharedOverrides["torch"] = null;
-  const rocmTargets = new Set<string>();
-  const cudaCaps = new Set<string>();
-
-  for (const [name, insts] of [...groups].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
-    const { engine, backend } = insts[0]!;
-    const targets = targetsOf(p, insts);
-    if (backend === "rocm") targets.forEach((t) => rocmTargets.add(t));
-    if (backend === "cuda") targets.forEach((t) => cudaCaps.add(t));
-    const flags = { cudaSupport: backend === "cuda", rocmSupport: backend === "rocm" };
-
-    if (engine === "llama-cpp") {
-      const args: Record<string, NixValue> = { ...flags, cpuArchDynamicDispatch: true };
-      if (backend === "rocm") args.rocmGpuTargets = targets;
-      packages.push({
-        name, base: "llama-cpp", engine, backend, args, env: {},
-        reason:
-          (backend === "rocm" ? `HIP kernels for ${targets.join(", ")} only; ` : backend === "cuda" ? `CUDA for capability ${targets.join(", ")} (from nixpkgs config cudaCapabilities); ` : "") +
-          "CPU code for every x86/Arm/POWER variant, chosen at start (GGML_CPU_ALL_VARIANTS), so the binary never executes an instruction this CPU lacks",
-        sources: [SRC.nixpkgsLlamaCpp, SRC.ggmlAllVariants, ...(backend === "rocm" ? [SRC.llamaCppHip] : [])],
-      });
-    } else if (engine === "ollama") {
-      const args: Record<string, NixValue> =
-        backend === "rocm"
-          ? { acceleration: "rocm", rocmGpuTargets: targets }
-          : backend === "cuda"
-            ? { acceleration: "cuda", cudaArches: targets.map((c) => `sm_${c.replace(".", "")}`) }
-            : { acceleration: false };
-      packages.push({
-        name, base: "ollama", engine, backend, args, env: {},
-        reason: backend === "cpu" ? "CPU runners only" : `${backend.toUpperCase()} runners for ${targets.join(", ")} only`,
-        sources: [SRC.nixpkgsOllama],
-      });
-    } else {
-      const env: Record<string, string> = {};
-      const sources: Source[] = [SRC.nixpkgsVllm];
-      let reason = backend === "cpu" ? "CPU backend (VLLM_TARGET_DEVICE=cpu)" : `${backend.toUpperCase()} kernels for ${targets.join(", ")} only`;
-      const targetArgs: Record<string, NixValue> = backend === "cpu" ? {} : { gpuTargets: targets };
-      if (backend === "cpu" && p.system === "x86_64-linux" && p.cpu.flags && !p.cpu.flags.includes("avx512f")) {
-        env.VLLM_CPU_DISABLE_AVX512 = "true";
-        reason +=
-          '; VLLM_CPU_DISABLE_AVX512="true" because this CPU has no AVX-512: vLLM 0.5.1–0.16 pick the ISA from the build machine and would emit AVX-512 (the SIGILL of seed 001); 0.17+ ignore it and dispatch at run time';
-        sources.push(SRC.vllmCpuCmakeOld, SRC.vllmCpuCmake, SRC.seedMi50);
-        out.add({
-          code: "VLLM_CPU_NO_AVX512",
-          severity: "info",
-          subject: "cpu.flags",
-          message: "no AVX-512 on this CPU: the vLLM CPU build is told not to use it, whatever the build machine has.",
-          source: cite(SRC.vllmCpuCmakeOld, SRC.vllmCpuCmake),
-        });
-      }
-      if (backend === "cpu" && (p.system === "aarch64-linux" || p.system === "powerpc64le-linux")) {
-        out.add({
-          code: "VLLM_CPU_BUILDER_ISA",
-          severity: "warning",
-          subject: "system",
-          message:
-            p.system === "aarch64-linux"
-              ? "vLLM's Arm CPU build enables BF16 when the build machine has it; built elsewhere, it can crash on a CPU without bf16."
-              : "vLLM's POWER CPU build picks -mcpu=power9 or power10 from the build machine's /proc/cpuinfo.",
-          fix: "build on this host (or a builder with the same CPU generation)",
-          source: cite(SRC.vllmCpuCmake),
-        });
-      }
-      packages.push({
-        name, base: "python3Packages.vllm", engine, backend, args: { ...flags, ...targetArgs }, env, reason, sources,
-      });
-      if (!torch || backend !== "cpu") {
-        torch = {
-          value: { ...flags, ...targetArgs },
-          reason:
-            backend === "cpu"
-              ? "vLLM follows torch's backend: torch without CUDA or ROCm gives the CPU build"
-              : `vLLM follows torch's backend, so torch is built for ${backend.toUpperCase()} ${targets.join(", ")} too`,
-          sources: [SRC.nixpkgsTorch, SRC.nixpkgsVllm, SRC.nixpkgsPythonExtensions],
-        };
-      }
-    }
-  }
-
-  let rocmLocalGpuTargets: SharedOverrides["rocmLocalGpuTargets"] = null;
-  if (rocmTargets.size > 0) {
-    const t = [...rocmTargets].sort();
-    rocmLocalGpuTargets = {
-      value: t,
-      reason: `the ROCm libraries (rocBLAS, MIOpen, …) are built for ${t.join(", ")} only instead of all 14 targets`,
-      sources: [SRC.nixpkgsRocmScope, SRC.nixpkgsClr],
-    };
+  const rocm = recipe.rocmGpuTargets;
+  if (rocm) {
     out.add({
       code: "ROCM_STACK_NARROWED",
       severity: "info",
-      subject: "accelerators",
-      message: `ROCm is built for ${t.join(", ")} only: far less to compile, but those builds are not in the NixOS binary cache, so the first build takes hours.`,
-      source: cite(SRC.nixpkgsRocmScope, ...(t.includes("gfx906") ? [SRC.nixpkgsCkGfx906] : [])),
+      subject: `buildSets.${name}`,
+      message: `the ${name} set builds ROCm for ${rocm.value.join(", ")} only: far less to compile than all targets, but not in the NixOS binary cache, so its first build takes hours. The host's own ROCm packages are untouched.`,
+      source: cite(...rocm.sources),
     });
   }
-  let nixpkgsConfig: SharedOverrides["nixpkgsConfig"] = null;
-  if (cudaCaps.size > 0) {
-    const caps = [...cudaCaps].sort((a, b) => Number.parseFloat(a) - Number.parseFloat(b));
-    nixpkgsConfig = {
-      value: { allowUnfree: true, cudaCapabilities: caps, cudaForwardCompat: false },
-      reason: `CUDA code for capability ${caps.join(", ")} only, without forward-compatible PTX; set globally as nixpkgs recommends, so every CUDA package agrees. allowUnfree because the CUDA toolkit is unfree and nothing CUDA evaluates without it`,
-      sources: [SRC.nixpkgsCudaConfig],
-    };
+  if (recipe.allowUnfreeLicenses) {
     out.add({
       code: "CUDA_UNFREE",
       severity: "info",
-      subject: "accelerators",
-      message:
-        "CUDA is unfree: the generated flake's package set and nixosModules.default set nixpkgs.config.allowUnfree = true (without flakes, set it yourself), and builds narrowed to these capabilities are not in any binary cache.",
-      source: cite(SRC.nixpkgsCudaConfig),
+      subject: `buildSets.${name}`,
+      message: `CUDA is unfree: the ${name} set, and only it, accepts packages under ${recipe.allowUnfreeLicenses.value.join(", ")}; the host's nixpkgs.config is not changed. Builds narrowed to these capabilities are not in any binary cache.`,
+      source: cite(...recipe.allowUnfreeLicenses.sources),
     });
   }
-  return { packages, shared: { torch, rocmLocalGpuTargets, nixpkgsConfig } };
 }

@@ -54,20 +54,18 @@ export type NixValue =
   | { readonly [key: string]: NixValue };
 
 /**
- * One package the overlay provides under `pkgs.hwflake.<name>`.
+ * One engine package built inside a build set: `pkgs.hwflake.<set>.<engine>`.
  *
- * `base` names the nixpkgs attribute it is derived from; `args` are passed to `.override`
- * with exactly nixpkgs' argument names (the overlay test applies them to stand-ins that take
- * only those names, so a typo fails); `env` is merged into the derivation's `env` via
- * overrideAttrs / overridePythonAttrs.
+ * `base` names the attribute of the set's own package set it is derived from; `args` are
+ * passed to `.override` with exactly nixpkgs' argument names (the Nix tests apply them to
+ * stand-ins that take only those names, so a typo fails); `env` is merged into the
+ * derivation's `env` via overrideAttrs / overridePythonAttrs.
  */
 export interface PackageBuild {
-  /** Attribute name under pkgs.hwflake, e.g. "llama-cpp-rocm". */
-  readonly name: string;
-  /** Where it comes from: a top-level attribute ("llama-cpp", "ollama") or the Python set ("python3Packages.vllm"). */
-  readonly base: "llama-cpp" | "ollama" | "python3Packages.vllm";
+  /** Attribute name inside the set: the engine ("llama-cpp", "vllm", "ollama"). */
   readonly engine: Engine;
-  readonly backend: Backend;
+  /** Where it comes from in the set's package set: a top-level attribute or the Python set. */
+  readonly base: "llama-cpp" | "ollama" | "python3Packages.vllm";
   /** Arguments for `.override { ... }`, nixpkgs names only. */
   readonly args: { readonly [arg: string]: NixValue };
   /** Build-time environment variables added to the derivation. */
@@ -76,17 +74,56 @@ export interface PackageBuild {
   readonly sources: readonly Source[];
 }
 
+/** A heavy derivation a build set compiles from source, with a rough cost. */
+export interface ForecastItem {
+  /** What compiles, e.g. "torch (ROCm)" or "ROCm libraries (rocBLAS, MIOpen, …)". */
+  readonly what: string;
+  /** Wall-clock hours, low and high, on the builder the sources describe; null when no source gives a figure. */
+  readonly hours: readonly [number, number] | null;
+  /** Disk needed while building, GB (null when no source gives a figure). */
+  readonly diskGB: number | null;
+  /** What the figure assumes (builder cores, memory), as the source states it. */
+  readonly assumes: string;
+  readonly sources: readonly Source[];
+}
+
+/** What building a set costs, said before anything builds. */
+export interface Forecast {
+  /** Heavy derivations compiled from source; empty when the set comes from the binary cache. */
+  readonly compiles: readonly ForecastItem[];
+  /** Sum of the items' known ranges, hours. */
+  readonly hours: readonly [number, number];
+  /** Sum of the known disk figures, GB. */
+  readonly diskGB: number;
+  /** Items that compile but have no recorded figure (not in `hours`). */
+  readonly unmeasured: readonly string[];
+  /** Why this set is, or is not, in the public binary cache. */
+  readonly cache: string;
+  readonly cacheSources: readonly Source[];
+}
+
 /**
- * Changes to package sets shared by several packages: the torch backing vLLM (through
- * pythonPackagesExtensions) and the ROCm scope (clr localGpuTargets).
+ * A build set: its own nixpkgs package set for one hardware class (backend, GPU targets,
+ * pins), made from the user's nixpkgs the way nixpkgs makes pkgsRocm / pkgsForCudaArch.
+ * Inside it the change is global and consistent; outside it nothing changes.
  */
-export interface SharedOverrides {
-  /** `python3Packages.torch.override { ... }` through pythonPackagesExtensions, or null to leave torch alone. */
-  readonly torch: Decision<{ readonly [arg: string]: NixValue }> | null;
-  /** `rocmPackages.overrideScope` with `clr.override { localGpuTargets = [...] }`, or null. */
-  readonly rocmLocalGpuTargets: Decision<readonly string[]> | null;
-  /** nixpkgs `config` entries the host should set (cudaSupport, cudaCapabilities, allowUnfree ...). */
-  readonly nixpkgsConfig: Decision<{ readonly [key: string]: NixValue }> | null;
+export interface BuildSet {
+  /** Attribute name under pkgs.hwflake, derived from the class ("cpu", "rocm-gfx906", "cuda-sm89"). */
+  readonly name: string;
+  readonly backend: Backend;
+  /** GPU build targets (gfx targets or CUDA capabilities), sorted; empty for CPU. */
+  readonly targets: readonly string[];
+  /** The set's own nixpkgs `config` (never the host's). */
+  readonly config: Decision<{ readonly [key: string]: NixValue }>;
+  /** clr `localGpuTargets` of the set's ROCm scope, or null when the set narrows no ROCm. */
+  readonly rocmGpuTargets: Decision<readonly string[]> | null;
+  /** nixpkgs licence shortNames the set may use although unfree, or null: nothing unfree. */
+  readonly allowUnfreeLicenses: Decision<readonly string[]> | null;
+  /** Engine packages built in this set, sorted by engine. */
+  readonly packages: readonly PackageBuild[];
+  /** Instances that run a package of this set, sorted. */
+  readonly instances: readonly string[];
+  readonly forecast: Forecast;
 }
 
 /** One inference server, as the host module will configure it under services.hwflake.instances.<name>. */
@@ -96,8 +133,8 @@ export interface Instance {
   /** Accelerator ids from the profile; empty for CPU. */
   readonly on: readonly string[];
   readonly backend: Backend;
-  /** Name of the package under pkgs.hwflake that runs it. */
-  readonly package: string;
+  /** The build set whose package runs it: `pkgs.hwflake.<buildSet>.<engine>`. */
+  readonly buildSet: string;
   /** What the engine is told to load: HF id / path for vLLM, GGUF file or repo for llama.cpp, tag for Ollama. */
   readonly model: InstanceModel;
   readonly listen: string;
@@ -139,8 +176,8 @@ export interface Plan {
   readonly system: "x86_64-linux" | "aarch64-linux" | "powerpc64le-linux";
   readonly cpu: CpuPlan;
   readonly instances: readonly Instance[];
-  readonly packages: readonly PackageBuild[];
-  readonly shared: SharedOverrides;
+  /** One package set per hardware class, sorted by name. */
+  readonly buildSets: readonly BuildSet[];
   readonly findings: readonly Finding[];
   /** True when an error finding was not accepted: generate refuses (exit 1). */
   readonly refused: boolean;

@@ -6,27 +6,29 @@
  * only layout. Nothing here reads the clock, the environment or absolute paths, so the same
  * plan always renders to the same bytes.
  */
-import type { Decision, Finding, Instance, PackageBuild, Plan, Severity, Source } from "../plan/types.js";
+import type { BuildSet, Finding, Instance, Plan, Severity, Source } from "../plan/types.js";
 import { InternalError } from "../errors.js";
 import { markerFor } from "../write/marker.js";
 import type { RenderedFile } from "../write/write.js";
 import { compareCodePoints, nixAttrName, nixAttrPath, nixExpr, nixString, type NixExpr, type NixInput } from "./nix.js";
-import { loadTemplates } from "./templates.js";
+import { loadModuleLibrary, loadTemplates } from "./templates.js";
 
 export type { RenderedFile } from "../write/write.js";
 
 /** Where the generated flake takes its inputs from. */
 export interface RenderOptions {
-  /** Flake URL of hwflake itself (its module library); the lead's CLI supplies the default. */
-  readonly hwflakeUrl: string;
+  /**
+   * Flake URL of hwflake itself, to take the module library from that input. Absent (the
+   * default), the library travels with the output as a generated copy under `modules/`, so
+   * the flake needs no input but nixpkgs.
+   */
+  readonly hwflakeUrl?: string;
   /** Flake URL of nixpkgs; defaults to nixos-unstable. */
   readonly nixpkgsUrl?: string;
 }
 
 /** The nixpkgs the generated flake follows when the caller does not pick one. */
 export const DEFAULT_NIXPKGS_URL = "github:NixOS/nixpkgs/nixos-unstable";
-/** Where the emitted flake finds the hwflake module library unless told otherwise (--hwflake-url). */
-export const DEFAULT_HWFLAKE_URL = "github:hwflake/hwflake";
 
 // Host names become file names (hosts/<host>.nix) and Nix path literals, which allow far
 // fewer characters than strings; the profile schema already guarantees this shape.
@@ -40,12 +42,12 @@ export function renderFiles(plan: Plan, opts: RenderOptions): RenderedFile[] {
   if (!SAFE_HOST.test(plan.host)) {
     throw new InternalError(`plan.host ${JSON.stringify(plan.host)} is not a host name; the profile schema should have refused it`);
   }
-  if (typeof opts.hwflakeUrl !== "string" || opts.hwflakeUrl === "") throw new InternalError("renderFiles needs opts.hwflakeUrl");
+  const hwflakeUrl = opts.hwflakeUrl && opts.hwflakeUrl !== "" ? opts.hwflakeUrl : null;
   const nixpkgsUrl = opts.nixpkgsUrl && opts.nixpkgsUrl !== "" ? opts.nixpkgsUrl : DEFAULT_NIXPKGS_URL;
 
-  const packages = [...plan.packages].sort((a, b) => compareCodePoints(a.name, b.name));
+  const sets = [...plan.buildSets].sort((a, b) => compareCodePoints(a.name, b.name));
   const instances = [...plan.instances].sort((a, b) => compareCodePoints(a.name, b.name));
-  checkReferences(packages, instances);
+  checkReferences(sets, instances);
 
   const hostPath = `hosts/${plan.host}.nix`;
   const templates = loadTemplates();
@@ -56,10 +58,12 @@ export function renderFiles(plan: Plan, opts: RenderOptions): RenderedFile[] {
   };
 
   const files: RenderedFile[] = [
-    { path: "flake.nix", contents: render("flake.nix", flakeContext(plan, packages, instances, opts.hwflakeUrl, nixpkgsUrl, hostPath)) },
-    { path: "overlays/default.nix", contents: render("overlay.nix", overlayContext(plan, packages)) },
-    { path: hostPath, contents: render("host.nix", hostContext(plan, instances)) },
-    { path: "README.md", contents: render("README.md", readmeContext(plan, packages, instances, hostPath)) },
+    { path: "flake.nix", contents: render("flake.nix", flakeContext(plan, sets, instances, hwflakeUrl, nixpkgsUrl, hostPath)) },
+    { path: "build-sets.nix", contents: render("build-sets.nix", buildSetsContext(sets)) },
+    { path: hostPath, contents: render("host.nix", hostContext(instances)) },
+    { path: "README.md", contents: render("README.md", readmeContext(plan, sets, instances, hostPath, hwflakeUrl)) },
+    // The module library travels with the output unless the flake takes it from an input.
+    ...(hwflakeUrl ? [] : loadModuleLibrary().map((f) => ({ path: `modules/${f.path}`, contents: f.contents }))),
   ];
   return files
     .map((f) => ({ path: f.path, contents: finish(markerFor(f.path, plan.host), f.contents) }))
@@ -79,24 +83,34 @@ function finish(marker: string, body: string): string {
   return `${out.join("\n")}\n`;
 }
 
-/** Every instance must run a package the overlay defines; a dangling name is a planner bug. */
-function checkReferences(packages: readonly PackageBuild[], instances: readonly Instance[]): void {
-  const names = new Set<string>();
-  for (const p of packages) {
-    if (names.has(p.name)) throw new InternalError(`plan defines package ${p.name} twice`);
-    names.add(p.name);
+/** Every instance must run a package its build set defines; a dangling name is a planner bug. */
+function checkReferences(sets: readonly BuildSet[], instances: readonly Instance[]): void {
+  const packages = new Set<string>();
+  for (const s of sets) {
+    for (const p of s.packages) {
+      const key = `${s.name}.${p.engine}`;
+      if (packages.has(key)) throw new InternalError(`plan defines package ${key} twice`);
+      packages.add(key);
+    }
+    if (packages.has(`${s.name}.pkgs`)) throw new InternalError(`build set ${s.name} has a package named pkgs`);
   }
   const seen = new Set<string>();
   for (const i of instances) {
     if (seen.has(i.name)) throw new InternalError(`plan defines instance ${i.name} twice`);
     seen.add(i.name);
-    if (!names.has(i.package)) throw new InternalError(`instance ${i.name} uses package ${i.package}, which the plan does not build`);
+    if (!packages.has(`${i.buildSet}.${i.engine}`))
+      throw new InternalError(`instance ${i.name} uses ${i.buildSet}.${i.engine}, which the plan does not build`);
   }
 }
 
-/** `pkgs.hwflake.<name>`, quoting the name when it is not a Nix identifier. */
-function hwflakePackage(root: string, name: string): NixExpr {
-  return nixExpr(nixAttrPath([root, "hwflake", name]));
+/** `pkgs.hwflake.<set>.<engine>`, quoting names that are not Nix identifiers. */
+function hwflakePackage(root: string, set: string, engine: string): NixExpr {
+  return nixExpr(nixAttrPath([root, "hwflake", set, engine]));
+}
+
+/** The flake output name of a set's engine package ("llama-cpp-rocm-gfx906"). */
+function outputName(set: string, engine: string): string {
+  return `${engine}-${set}`;
 }
 
 /** Comment lines for a decision: the reason, then one line per source. */
@@ -112,23 +126,17 @@ function sourcesText(sources: readonly Source[]): string {
   return sources.length === 0 ? "-" : sources.map(sourceText).join("; ");
 }
 
-function configValue(plan: Plan): { readonly [key: string]: NixInput } | null {
-  const d = plan.shared.nixpkgsConfig;
-  return d && Object.keys(d.value).length > 0 ? d.value : null;
-}
-
 // ---------------------------------------------------------------------------------------------
 // flake.nix
 
 function flakeContext(
   plan: Plan,
-  packages: readonly PackageBuild[],
+  sets: readonly BuildSet[],
   instances: readonly Instance[],
-  hwflakeUrl: string,
+  hwflakeUrl: string | null,
   nixpkgsUrl: string,
   hostPath: string,
 ): object {
-  const config = configValue(plan);
   const nixosModules: Record<string, NixInput> = { default: nixExpr("hostModule") };
   // A host called "default" simply shares the one attribute.
   nixosModules[plan.host] = nixExpr("hostModule");
@@ -136,65 +144,89 @@ function flakeContext(
     description: `LLM inference servers for ${plan.host}, generated by hwflake`,
     nixpkgsUrl,
     hwflakeUrl,
+    inputNames: ["self", "nixpkgs", ...(hwflakeUrl ? ["hwflake"] : [])].map(nixExpr),
+    modules: nixExpr(hwflakeUrl ? `hwflake.outPath + "/modules"` : "./modules"),
+    modulesComments: hwflakeUrl
+      ? ["hwflake's module library, from the flake input `hwflake`."]
+      : ["hwflake's module library: the generated copy beside this file (hwflake generate rewrites it)."],
     system: plan.system,
     // Path literals are code; the host name was checked against SAFE_HOST above.
     hostFile: nixExpr(`./${hostPath}`),
-    nixpkgsConfig: config ?? {},
-    hasNixpkgsConfig: config !== null,
-    nixpkgsConfigComments: plan.shared.nixpkgsConfig ? why(plan.shared.nixpkgsConfig.reason, plan.shared.nixpkgsConfig.sources) : [],
     nixosModules,
-    packages: Object.fromEntries(packages.map((p) => [p.name, hwflakePackage("pkgs", p.name)])),
+    packages: Object.fromEntries(
+      sets.flatMap((s) => s.packages.map((p) => [outputName(s.name, p.engine), hwflakePackage("pkgs", s.name, p.engine)])),
+    ),
     unitNames: instances.map((i) => `hwflake-${i.name}`),
     checkFile: `hwflake-${plan.host}-units.json`,
   };
 }
 
 // ---------------------------------------------------------------------------------------------
-// overlays/default.nix
+// build-sets.nix
 
-const BASES: Readonly<Record<PackageBuild["base"], { expr: string; envMethod: string }>> = {
-  "llama-cpp": { expr: "prev.llama-cpp", envMethod: "overrideAttrs" },
-  ollama: { expr: "prev.ollama", envMethod: "overrideAttrs" },
-  // final, not prev: the Python set must be the one pythonPackagesExtensions (and so the
-  // torch override below) has been applied to.
-  "python3Packages.vllm": { expr: "final.python3Packages.vllm", envMethod: "overridePythonAttrs" },
-};
-
-function overlayContext(plan: Plan, packages: readonly PackageBuild[]): object {
-  const torch = plan.shared.torch;
-  const rocm = plan.shared.rocmLocalGpuTargets;
+function buildSetsContext(sets: readonly BuildSet[]): object {
   return {
-    hasPackages: packages.length > 0,
-    packages: packages.map((p) => {
-      const base = BASES[p.base];
-      if (!base) throw new InternalError(`package ${p.name} has unknown base ${JSON.stringify(p.base)}`);
-      const hasEnv = Object.keys(p.env).length > 0;
-      return {
-        name: p.name,
+    sets: sets.map((s) => ({
+      name: s.name,
+      comments: [
+        `${{ cpu: "CPU", rocm: "ROCm", cuda: "CUDA" }[s.backend]} build set${s.targets.length ? ` for ${s.backend === "cuda" ? "capability " : ""}${s.targets.join(", ")}` : ""}, used by ${s.instances.join(", ")}.`,
+        forecastLine(s),
+      ],
+      configComments: why(s.config.reason, s.config.sources),
+      config: s.config.value,
+      rocm: s.rocmGpuTargets ? { comments: why(s.rocmGpuTargets.reason, s.rocmGpuTargets.sources), targets: s.rocmGpuTargets.value } : null,
+      unfree: s.allowUnfreeLicenses
+        ? { comments: why(s.allowUnfreeLicenses.reason, s.allowUnfreeLicenses.sources), licenses: s.allowUnfreeLicenses.value }
+        : null,
+      packages: s.packages.map((p) => ({
+        engine: p.engine,
         comments: why(p.reason, p.sources),
-        base: nixExpr(base.expr),
+        base: p.base,
         args: p.args,
-        env: hasEnv ? p.env : null,
-        envMethod: nixExpr(base.envMethod),
-      };
-    }),
-    torch: torch ? { comments: why(torch.reason, torch.sources), args: torch.value } : null,
-    rocm: rocm ? { comments: why(rocm.reason, rocm.sources), targets: rocm.value } : null,
+        env: Object.keys(p.env).length > 0 ? p.env : null,
+      })),
+    })),
   };
+}
+
+/** The forecast in one sentence: what compiles and roughly how long, or that nothing does. */
+export function forecastLine(s: BuildSet): string {
+  const f = s.forecast;
+  if (f.compiles.length === 0) return `Nothing heavy compiles: ${f.cache}.`;
+  return `Compiles from source: ${f.compiles.map((c) => c.what).join("; ")} (${forecastTotal(s)}); ${f.cache}.`;
+}
+
+/** "roughly 3.5–9 h, ~45 GB of disk, plus llama.cpp (HIP) (no recorded figure)". */
+export function forecastTotal(s: BuildSet): string {
+  const f = s.forecast;
+  const parts: string[] = [];
+  if (f.hours[1] > 0) parts.push(`roughly ${hoursText(f.hours)}`);
+  if (f.diskGB > 0) parts.push(`up to ~${f.diskGB} GB of disk`);
+  const extra = f.unmeasured.length ? `${f.unmeasured.join(", ")} (no recorded figure)` : "";
+  return parts.length ? `${parts.join(", ")}${extra ? `, plus ${extra}` : ""}` : extra;
+}
+
+/** "2–6 h" or "30–60 min" for a range in hours; "no recorded figure" for null. */
+export function hoursText(range: readonly [number, number] | null): string {
+  if (!range) return "no recorded figure";
+  const [lo, hi] = range;
+  const min = (x: number) => `${Math.round(x * 60)} min`;
+  const h = (x: number) => `${Math.round(x * 10) / 10} h`;
+  if (lo === hi) return hi < 1 ? min(hi) : h(hi);
+  if (hi < 1) return `${Math.round(lo * 60)}–${min(hi)}`;
+  return lo < 1 ? `${min(lo)}–${h(hi)}` : `${Math.round(lo * 10) / 10}–${h(hi)}`;
 }
 
 // ---------------------------------------------------------------------------------------------
 // hosts/<host>.nix
 
-function hostContext(plan: Plan, instances: readonly Instance[]): object {
-  const caps = configValue(plan)?.["cudaCapabilities"];
+function hostContext(instances: readonly Instance[]): object {
   return {
-    cudaCapabilities: caps === undefined ? null : caps,
     instances: instances.map((i) => ({
       name: i.name,
       comments: [`${i.engine} on ${deviceText(i)}: ${i.engineDecision.reason}`],
       engine: i.engine,
-      package: hwflakePackage("pkgs", i.package),
+      package: hwflakePackage("pkgs", i.buildSet, i.engine),
       model: i.model.kind === "hf" ? i.model.id : i.model.kind === "ollama" ? i.model.tag : null,
       ggufFile: i.model.kind === "gguf-file" ? i.model.path : null,
       ggufRepo: i.model.kind === "gguf-repo" ? i.model.repo : null,
@@ -240,19 +272,9 @@ function sortFindings(findings: readonly Finding[]): Finding[] {
   );
 }
 
-function decisionRow(label: string, d: Decision<unknown> | null, value: (v: never) => string): object | null {
-  return d ? { label, value: value(d.value as never), reason: d.reason, sources: sourcesText(d.sources) } : null;
-}
-
-function readmeContext(plan: Plan, packages: readonly PackageBuild[], instances: readonly Instance[], hostPath: string): object {
-  const config = configValue(plan);
-  const shared = [
-    decisionRow("torch override", plan.shared.torch, (v: { readonly [k: string]: NixInput }) => oneLineNix(v)),
-    decisionRow("ROCm clr localGpuTargets", plan.shared.rocmLocalGpuTargets, (v: readonly string[]) => v.join(", ")),
-    decisionRow("nixpkgs config", plan.shared.nixpkgsConfig, (v: { readonly [k: string]: NixInput }) => oneLineNix(v)),
-  ].filter((r): r is object => r !== null);
-
-  const buildCommands = ["nix flake check", ...packages.map((p) => `nix build .#${p.name}`)].join("\n");
+function readmeContext(plan: Plan, sets: readonly BuildSet[], instances: readonly Instance[], hostPath: string, hwflakeUrl: string | null): object {
+  const outputs = sets.flatMap((s) => s.packages.map((p) => outputName(s.name, p.engine)));
+  const buildCommands = ["nix flake check", ...outputs.map((o) => `nix build .#${o}`)].join("\n");
   const input = nixAttrName(`${plan.host}-llm`);
   const flakeUsage = [
     "{",
@@ -273,10 +295,9 @@ function readmeContext(plan: Plan, packages: readonly PackageBuild[], instances:
   const classicUsage = [
     "{",
     "  imports = [",
-    "    <hwflake/modules>",
+    hwflakeUrl ? "    <hwflake/modules>" : "    ./path/to/this/folder/modules",
     `    ./path/to/this/folder/${hostPath}`,
     "  ];",
-    ...(config ? [`  nixpkgs.config = ${oneLineNix(config)};`] : []),
     "}",
   ].join("\n");
 
@@ -288,25 +309,45 @@ function readmeContext(plan: Plan, packages: readonly PackageBuild[], instances:
       name: i.name,
       engine: i.engine,
       device: deviceText(i),
-      package: i.package,
+      package: `pkgs.hwflake.${i.buildSet}.${i.engine}`,
       model: modelText(i),
       endpoint: `${i.listen}:${i.port}`,
       reason: i.engineDecision.reason,
       sources: sourcesText(i.engineDecision.sources),
     })),
     hasInstances: instances.length > 0,
-    packages: packages.map((p) => ({
-      name: p.name,
-      base: p.base,
-      backend: p.backend,
-      args: Object.keys(p.args).length > 0 ? oneLineNix(p.args) : "-",
-      env: Object.keys(p.env).length > 0 ? oneLineNix(p.env) : "-",
-      reason: p.reason,
-      sources: sourcesText(p.sources),
+    sets: sets.map((s) => ({
+      name: s.name,
+      backend: s.backend,
+      targets: s.targets.length ? s.targets.join(", ") : "-",
+      config: oneLineNix(s.config.value),
+      instances: s.instances.join(", "),
+      packages: s.packages.map((p) => p.engine).join(", "),
+      forecast: forecastLine(s),
     })),
-    hasPackages: packages.length > 0,
-    shared,
-    hasShared: shared.length > 0,
+    packages: sets.flatMap((s) =>
+      s.packages.map((p) => ({
+        name: outputName(s.name, p.engine),
+        set: s.name,
+        base: p.base,
+        args: Object.keys(p.args).length > 0 ? oneLineNix(p.args) : "-",
+        env: Object.keys(p.env).length > 0 ? oneLineNix(p.env) : "-",
+        reason: p.reason,
+        sources: sourcesText(p.sources),
+      })),
+    ),
+    forecast: sets.flatMap((s) =>
+      s.forecast.compiles.map((c) => ({
+        set: s.name,
+        what: c.what,
+        hours: hoursText(c.hours),
+        disk: c.diskGB === null ? "-" : `~${c.diskGB} GB`,
+        assumes: c.assumes,
+        sources: sourcesText(c.sources),
+      })),
+    ),
+    hasSets: sets.length > 0,
+    hasForecast: sets.some((s) => s.forecast.compiles.length > 0),
     findings: sortFindings(plan.findings).map((f) => ({
       severity: f.severity,
       code: f.code,
@@ -319,6 +360,7 @@ function readmeContext(plan: Plan, packages: readonly PackageBuild[], instances:
     buildCommands,
     flakeUsage,
     classicUsage,
+    bundled: hwflakeUrl === null,
   };
 }
 

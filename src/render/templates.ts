@@ -200,3 +200,32 @@ export function loadTemplates(dir: string = templatesDir()): ReadonlyMap<string,
   cache.set(dir, map);
   return map;
 }
+
+/** One file of the module library, by path relative to `modules/`. */
+export interface LibraryFile {
+  readonly path: string;
+  readonly contents: string;
+}
+
+const libraryCache = new Map<string, readonly LibraryFile[]>();
+
+/**
+ * The shipped module library (`modules/**.nix`), sorted by path, for the copy that travels with
+ * a generated flake. Read once per process.
+ */
+export function loadModuleLibrary(dir: string = join(packageRoot(), "modules")): readonly LibraryFile[] {
+  const cached = libraryCache.get(dir);
+  if (cached) return cached;
+  const out: LibraryFile[] = [];
+  const walk = (d: string): void => {
+    for (const entry of readdirSync(d, { withFileTypes: true })) {
+      const full = join(d, entry.name);
+      if (entry.isDirectory()) walk(full);
+      else if (entry.isFile() && entry.name.endsWith(".nix")) out.push({ path: relative(dir, full).split(sep).join("/"), contents: readFileSync(full, "utf8") });
+    }
+  };
+  walk(dir);
+  out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  libraryCache.set(dir, out);
+  return out;
+}

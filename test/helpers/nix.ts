@@ -53,6 +53,14 @@ export function nixpkgsLib(): string {
   return libDir;
 }
 
+/**
+ * The environment of every evaluation: no NIX_PATH, and NIXPKGS_LIB pointing at the pinned lib
+ * so the nixpkgs stand-in can import itself again (`import pkgs.path { ... }`) as nixpkgs does.
+ */
+function nixEnv(): NodeJS.ProcessEnv {
+  return { ...process.env, NIX_PATH: "", ...(libDir ? { NIXPKGS_LIB: libDir } : {}) };
+}
+
 /** `nix-instantiate --parse FILE`; returns stderr on failure, null on success. */
 export function nixParseError(file: string): string | null {
   const r = spawnSync("nix-instantiate", ["--parse", file], { encoding: "utf8" });
@@ -67,7 +75,7 @@ export function nixEvalJson(expr: string, opts: { cwd?: string } = {}): unknown 
   const out = execFileSync(
     "nix-instantiate",
     ["--eval", "--strict", "--json", "--readonly-mode", "--expr", expr],
-    { encoding: "utf8", cwd: opts.cwd ?? REPO_ROOT, env: { ...process.env, NIX_PATH: "" }, maxBuffer: 64 << 20 },
+    { encoding: "utf8", cwd: opts.cwd ?? REPO_ROOT, env: nixEnv(), maxBuffer: 64 << 20 },
   );
   return JSON.parse(out);
 }
@@ -77,7 +85,7 @@ export function nixEvalError(expr: string, opts: { cwd?: string } = {}): string 
   const r = spawnSync("nix-instantiate", ["--eval", "--strict", "--json", "--readonly-mode", "--expr", expr], {
     encoding: "utf8",
     cwd: opts.cwd ?? REPO_ROOT,
-    env: { ...process.env, NIX_PATH: "" },
+    env: nixEnv(),
   });
   return r.status === 0 ? null : r.stderr;
 }

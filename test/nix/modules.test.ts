@@ -6,7 +6,8 @@
  */
 import { describe, expect, it } from "vitest";
 import { nixEvalError, nixEvalJson, skipNix } from "../helpers/nix.js";
-import { evalHost, evalHostError, instances, nixStr, withEval } from "./support/eval.js";
+import { join } from "node:path";
+import { evalHost, evalHostError, instances, nixPath, nixStr, SUPPORT_DIR, withEval } from "./support/eval.js";
 import { argv, parseExecStart } from "./support/systemd.js";
 
 type ServiceConfig = Record<string, boolean | number | string | string[]>;
@@ -453,39 +454,71 @@ describe.skipIf(skipNix)("services.hwflake warnings", () => {
   });
 });
 
-describe.skipIf(skipNix)("services.hwflake nixpkgs settings", () => {
-  it("overlays are appended to nixpkgs.overlays", () => {
-    const n = evalHost<number>(
-      `{ nixpkgs.overlays = [ (final: prev: { }) ]; services.hwflake.overlays = [ (final: prev: { a = 1; }) (final: prev: { b = 2; }) ]; }`,
-      "builtins.length c.nixpkgs.overlays",
-    );
-    expect(n).toBe(3);
-    const applied = evalHost<{ a: number; b: number }>(
-      `{ services.hwflake.overlays = [ (final: prev: { a = 1; }) (final: prev: { b = prev.a + 1; }) ]; }`,
-      "let fix = lib.fix (self: lib.foldl' (acc: o: acc // o self acc) { } c.nixpkgs.overlays); in { inherit (fix) a b; }",
-    );
-    expect(applied).toEqual({ a: 1, b: 2 });
-  });
+describe.skipIf(skipNix)("services.hwflake.buildSets", () => {
+  const FAKE_NIXPKGS = join(SUPPORT_DIR, "fake-nixpkgs");
+  const sets = `{
+    services.hwflake.buildSets = {
+      rocm-gfx906 = {
+        config = { rocmSupport = true; cudaSupport = false; };
+        rocmGpuTargets = [ "gfx906" ];
+        packages.llama-cpp = { base = "llama-cpp"; override = { rocmSupport = true; rocmGpuTargets = [ "gfx906" ]; }; };
+      };
+      cpu.packages.vllm = { base = "python3Packages.vllm"; env.VLLM_CPU_DISABLE_AVX512 = "true"; };
+    };
+  }`;
 
-  it("no overlays and no capabilities leave nixpkgs alone", () => {
-    const r = evalHost<{ n: number; caps: string[]; compat: boolean }>(
-      "{ }",
-      "{ n = builtins.length c.nixpkgs.overlays; caps = c.nixpkgs.config.cudaCapabilities; compat = c.nixpkgs.config.cudaForwardCompat; }",
-    );
-    expect(r).toEqual({ n: 0, caps: [], compat: true });
-  });
-
-  it("cudaCapabilities sets nixpkgs.config and turns off PTX forward compatibility", () => {
-    const r = evalHost<Record<string, unknown>>(`{ services.hwflake.cudaCapabilities = [ "8.9" ]; }`, "c.nixpkgs.config");
-    expect(r).toEqual({ cudaCapabilities: ["8.9"], cudaForwardCompat: false });
-  });
-
-  it("cudaCapabilities are defaults: a host's own setting wins", () => {
+  it("add one overlay to nixpkgs.overlays, which adds only pkgs.hwflake.<set>", () => {
     const r = evalHost<Record<string, unknown>>(
-      `{ services.hwflake.cudaCapabilities = [ "8.9" ]; nixpkgs.config = { cudaCapabilities = [ "8.6" ]; cudaForwardCompat = true; allowUnfree = true; }; }`,
-      "c.nixpkgs.config",
+      sets,
+      `let
+        fake = import ${nixPath(FAKE_NIXPKGS)};
+        host = fake { inherit lib; overlays = c.nixpkgs.overlays; };
+        plain = fake { inherit lib; };
+      in {
+        n = builtins.length c.nixpkgs.overlays;
+        added = lib.subtractLists (builtins.attrNames plain) (builtins.attrNames host);
+        sets = builtins.attrNames host.hwflake;
+        rocm = host.hwflake.rocm-gfx906.llama-cpp.args.rocmGpuTargets;
+        clr = host.hwflake.rocm-gfx906.pkgs.rocmPackages.clr.localGpuTargets;
+        hostClr = host.rocmPackages.clr ? localGpuTargets;
+        cpuEnv = host.hwflake.cpu.vllm.env;
+        config = c.nixpkgs.config;
+      }`,
     );
-    expect(r).toEqual({ cudaCapabilities: ["8.6"], cudaForwardCompat: true, allowUnfree: true });
+    expect(r).toEqual({
+      n: 1,
+      added: ["hwflake"],
+      sets: ["cpu", "rocm-gfx906"],
+      rocm: ["gfx906"],
+      clr: ["gfx906"],
+      hostClr: false,
+      cpuEnv: { VLLM_TARGET_DEVICE: "cpu", VLLM_CPU_DISABLE_AVX512: "true" },
+      // The host's nixpkgs.config is never touched.
+      config: { cudaCapabilities: [], cudaForwardCompat: true },
+    });
+  });
+
+  it("a host can add to a set's config (e.g. allowBroken) without touching its own", () => {
+    const r = evalHost<Record<string, unknown>>(
+      `{ imports = [ ${sets} ]; services.hwflake.buildSets.cpu.config.allowBroken = true; }`,
+      `{ cpu = c.services.hwflake.buildSets.cpu.config; host = c.nixpkgs.config; }`,
+    );
+    expect(r).toEqual({ cpu: { allowBroken: true }, host: { cudaCapabilities: [], cudaForwardCompat: true } });
+  });
+
+  it("no build sets leave nixpkgs alone", () => {
+    const r = evalHost<{ n: number; config: unknown }>("{ }", "{ n = builtins.length c.nixpkgs.overlays; config = c.nixpkgs.config; }");
+    expect(r).toEqual({ n: 0, config: { cudaCapabilities: [], cudaForwardCompat: true } });
+  });
+
+  it.each([
+    ["allowUnfree in a set", `{ services.hwflake.buildSets.x.config.allowUnfree = true; }`, "services.hwflake.buildSets.x.config: allow unfree software by licence with allowUnfreeLicenses"],
+    ["a set name that is no attribute name", `{ services.hwflake.buildSets."a b" = { }; }`, 'services.hwflake.buildSets.a b: set names must match'],
+    ["the removed host-wide cudaCapabilities", `{ services.hwflake.cudaCapabilities = [ "8.9" ]; }`, "CUDA capabilities are set per build set"],
+    ["the removed host-wide overlays", `{ services.hwflake.overlays = [ (final: prev: { }) ]; }`, "hwflake no longer changes the host's package set"],
+  ])("%s fails with a message that says what to do", (_n, config, message) => {
+    const failed = evalHost<string[]>(config, "failedAssertions");
+    expect(failed.join("\n")).toContain(message);
   });
 });
 
@@ -549,10 +582,10 @@ describe.skipIf(skipNix)("module library shape", () => {
   it("import ./modules declares exactly the services.hwflake options", () => {
     const r = evalHost<{ top: string[]; inst: string[] }>(
       instances(`x = { engine = "vllm"; model = "m"; port = 1; };`),
-      `{ top = builtins.attrNames eval.options.services.hwflake;
+      `{ top = builtins.filter (n: eval.options.services.hwflake.\${n}.visible or true) (builtins.attrNames eval.options.services.hwflake);
          inst = builtins.attrNames (builtins.removeAttrs (eval.options.services.hwflake.instances.type.getSubOptions [ ]) [ "_module" ]); }`,
     );
-    expect(r.top).toEqual(["cudaCapabilities", "instances", "overlays"]);
+    expect(r.top).toEqual(["buildSets", "instances"]);
     expect(r.inst.sort()).toEqual(
       ["apiKeyFile", "enable", "engine", "environment", "extraArgs", "gguf", "gpu", "host", "model", "openFirewall", "package", "port"].sort(),
     );

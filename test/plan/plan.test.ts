@@ -15,7 +15,7 @@ describe("the seed desktop (MI50 gfx906 + W7500 gfx1102, Zen 2)", () => {
 
   it("auto picks llama.cpp on the MI50 and says why vLLM was rejected", () => {
     const coder = plan.instances[0]!;
-    expect(coder).toMatchObject({ name: "coder", engine: "llama-cpp", on: ["mi50"], backend: "rocm", package: "llama-cpp-rocm" });
+    expect(coder).toMatchObject({ name: "coder", engine: "llama-cpp", on: ["mi50"], backend: "rocm", buildSet: "rocm-gfx906" });
     expect(coder.engineDecision.reason).toMatch(/Not vLLM: .*ROCm Triton has no Vega 20 \(gfx906\) backend/);
     expect(coder.engineDecision.sources.map((s) => s.ref).join()).toMatch(/#33811/);
     const fallback = plan.findings.find((f) => f.code === "AUTO_FALLBACK")!;
@@ -25,15 +25,38 @@ describe("the seed desktop (MI50 gfx906 + W7500 gfx1102, Zen 2)", () => {
   it("pins the MI50 by UUID through ROCR_VISIBLE_DEVICES, never HIP/CUDA_VISIBLE_DEVICES", () => {
     expect(plan.instances[0]!.environment).toEqual({ ROCR_VISIBLE_DEVICES: "GPU-0e54792172da5eeb" });
   });
-  it("builds llama.cpp for gfx906 only, with runtime CPU dispatch, and narrows ROCm to gfx906", () => {
-    expect(plan.packages).toHaveLength(1);
-    expect(plan.packages[0]).toMatchObject({
-      name: "llama-cpp-rocm",
-      base: "llama-cpp",
-      args: { rocmSupport: true, cudaSupport: false, rocmGpuTargets: ["gfx906"], cpuArchDynamicDispatch: true },
+  it("builds llama.cpp for gfx906 only, with runtime CPU dispatch, in its own ROCm set narrowed to gfx906", () => {
+    expect(plan.buildSets).toHaveLength(1);
+    const set = plan.buildSets[0]!;
+    expect(set).toMatchObject({
+      name: "rocm-gfx906",
+      backend: "rocm",
+      targets: ["gfx906"],
+      instances: ["coder"],
+      config: { value: { cudaSupport: false, rocmSupport: true } },
+      rocmGpuTargets: { value: ["gfx906"] },
+      allowUnfreeLicenses: null,
     });
-    expect(plan.shared.rocmLocalGpuTargets?.value).toEqual(["gfx906"]);
-    expect(plan.shared.torch).toBeNull();
+    expect(set.packages).toEqual([
+      expect.objectContaining({
+        engine: "llama-cpp",
+        base: "llama-cpp",
+        args: { rocmSupport: true, cudaSupport: false, rocmGpuTargets: ["gfx906"], cpuArchDynamicDispatch: true },
+      }),
+    ]);
+  });
+  it("forecasts what compiles: the ROCm libraries for gfx906 and llama.cpp, with figures, sources, and no invented number", () => {
+    const f = plan.buildSets[0]!.forecast;
+    expect(f.compiles.map((c) => c.what)).toEqual([expect.stringMatching(/^ROCm math libraries for gfx906/), "llama.cpp (HIP)"]);
+    const [libs, llama] = f.compiles;
+    expect(libs).toMatchObject({ hours: [1.5, 3], diskGB: 35 });
+    expect(libs!.sources.map((s) => s.ref)).toContain("spack/spack#25778");
+    // No source gives llama.cpp's HIP build time: it is listed, unmeasured, not guessed.
+    expect(llama).toMatchObject({ hours: null, diskGB: null });
+    expect(f.unmeasured).toEqual(["llama.cpp (HIP)"]);
+    expect(f.hours).toEqual([1.5, 3]);
+    expect(f.cache).toMatch(/gfx906 are in no public cache/);
+    expect(f.cacheSources.map((s) => s.ref).join()).toMatch(/#446976/);
   });
   it("is not refused and reports the idle W7500", () => {
     expect(plan.refused).toBe(false);
@@ -78,7 +101,9 @@ describe("engine choice", () => {
     expect(plan.refused).toBe(false);
     expect(plan.instances[0]).toMatchObject({ engine: "vllm", backend: "rocm" });
     expect(plan.findings.find((x) => x.code === "ENGINE_UNSUPPORTED")?.severity).toBe("warning");
-    expect(plan.packages[0]?.args).toEqual({ cudaSupport: false, rocmSupport: true, gpuTargets: ["gfx906"] });
+    expect(plan.buildSets[0]?.packages[0]?.args).toEqual({ cudaSupport: false, rocmSupport: true, gpuTargets: ["gfx906"] });
+    // vLLM compiles its torch in the set: the seed's 2–6 h and ~50 GB.
+    expect(plan.buildSets[0]!.forecast.compiles.map((c) => c.what)).toEqual(expect.arrayContaining(["torch (ROCm)", "vLLM (ROCm)"]));
   });
   it("forced Ollama on gfx906 is refused (blocked since 0.12.4)", () => {
     const plan = planHost(makeProfile({ accelerators: [amd("mi50", "gfx906")], serve: [serve({ on: ["mi50"], engine: "ollama" })] } as never));
@@ -113,11 +138,11 @@ describe("CPU serving", () => {
   ])("%s", (_n, system, cpu, engine, env) => {
     const plan = planHost(makeProfile({ system, cpu, serve: [serve({ gguf: { file: "/m.gguf" } })] } as never));
     expect(plan.instances[0]?.engine).toBe(engine);
-    if (env) expect(plan.packages.find((p) => p.engine === "vllm")?.env).toEqual(env);
+    if (env) expect(plan.buildSets.flatMap((b) => b.packages).find((p) => p.engine === "vllm")?.env).toEqual(env);
   });
   it("the AVX-512 switch cites the old and new vLLM CMake and the seed", () => {
     const plan = planHost(makeProfile({ serve: [serve({})] } as never));
-    const vllm = plan.packages[0]!;
+    const vllm = plan.buildSets[0]!.packages[0]!;
     expect(vllm.reason).toMatch(/VLLM_CPU_DISABLE_AVX512="true" because this CPU has no AVX-512/);
     expect(vllm.sources.map((s) => s.ref).join()).toMatch(/02045094[\s\S]*seed 001/);
   });
@@ -147,8 +172,11 @@ describe("NVIDIA", () => {
     const plan = planHost(makeProfile({ accelerators: gpus, serve: [serve({ on: ["a", "b"] })] } as never));
     expect(plan.instances[0]!.environment).toEqual({ CUDA_DEVICE_ORDER: "PCI_BUS_ID", CUDA_VISIBLE_DEVICES: "0,1" });
     expect(plan.instances[0]!.extraArgs).toEqual(["--tensor-parallel-size", "2"]);
-    expect(plan.shared.nixpkgsConfig?.value).toEqual({ allowUnfree: true, cudaCapabilities: ["8.9"], cudaForwardCompat: false });
-    expect(plan.shared.torch?.value).toEqual({ cudaSupport: true, rocmSupport: false, gpuTargets: ["8.9"] });
+    const set = plan.buildSets[0]!;
+    expect(set.name).toBe("cuda-sm89");
+    expect(set.config.value).toEqual({ cudaSupport: true, rocmSupport: false, cudaCapabilities: ["8.9"], cudaForwardCompat: false });
+    expect(set.allowUnfreeLicenses?.value).toContain("CUDA EULA");
+    expect(set.packages[0]!.args).toEqual({ cudaSupport: true, rocmSupport: false, gpuTargets: ["8.9"] });
   });
   it("llama.cpp is pinned by UUID when every GPU has one", () => {
     const plan = planHost(makeProfile({ accelerators: gpus, serve: [serve({ on: ["a"], engine: "llama-cpp", gguf: { file: "/m.gguf" } })] } as never));
@@ -158,10 +186,13 @@ describe("NVIDIA", () => {
     const plan = planHost(makeProfile({ accelerators: gpus, serve: [serve({ on: ["t"] })] } as never));
     expect(plan.instances[0]!.extraArgs).toEqual(["--dtype", "half"]);
   });
-  it("vLLM on CUDA and on the CPU in one host conflict over torch", () => {
+  it("vLLM on CUDA and on the CPU in one host: two build sets, two torches, no conflict", () => {
     const plan = planHost(makeProfile({ accelerators: gpus, serve: [serve({ on: ["a"] }), serve({ name: "c", port: 9000 })] } as never));
-    expect(codes(plan)).toContain("error:VLLM_BACKEND_CONFLICT");
-    expect(plan.refused).toBe(true);
+    expect(plan.refused).toBe(false);
+    expect(plan.buildSets.map((b) => [b.name, b.instances, b.packages.map((p) => p.engine)])).toEqual([
+      ["cpu", ["c"], ["vllm"]],
+      ["cuda-sm89", ["s"], ["vllm"]],
+    ]);
   });
   it("Ollama with an API key is refused: it has no authentication", () => {
     const plan = planHost(makeProfile({ accelerators: gpus, serve: [serve({ on: ["a"], engine: "ollama", apiKeyFile: "/run/k" })] } as never));
@@ -182,6 +213,57 @@ describe("AMD pinning details", () => {
   it("an RDNA2 card outside nixpkgs' targets is built for gfx1030 and overridden at run time", () => {
     const plan = planHost(makeProfile({ accelerators: [amd("r", "gfx1031", { uuid: "GPU-1111222233334444" })], serve: [serve({ on: ["r"], engine: "llama-cpp", gguf: { file: "/m.gguf" } })] } as never));
     expect(plan.instances[0]!.environment).toEqual({ ROCR_VISIBLE_DEVICES: "GPU-1111222233334444", HSA_OVERRIDE_GFX_VERSION: "10.3.0" });
-    expect(plan.packages[0]!.args.rocmGpuTargets).toEqual(["gfx1030"]);
+    expect(plan.buildSets[0]!.packages[0]!.args.rocmGpuTargets).toEqual(["gfx1030"]);
+    expect(plan.buildSets[0]!.name).toBe("rocm-gfx1030");
+  });
+});
+
+describe("build sets", () => {
+  const mixed = [
+    amd("x0", "gfx1100", { uuid: "GPU-aaaaaaaaaaaaaaaa" }),
+    amd("x1", "gfx1100", { uuid: "GPU-bbbbbbbbbbbbbbbb" }),
+    nvidia("h", "9.0", { index: 0 }),
+  ];
+  const plan = planHost(
+    makeProfile({
+      accelerators: mixed,
+      serve: [serve({ name: "a", on: ["x0"] }), serve({ name: "b", on: ["x1"], port: 8001 }), serve({ name: "h", on: ["h"], port: 8002 })],
+    } as never),
+  );
+
+  it("AMD and NVIDIA vLLM on one host: one set per class, each with its own torch config", () => {
+    expect(plan.refused).toBe(false);
+    expect(plan.buildSets.map((b) => b.name)).toEqual(["cuda-sm90", "rocm-gfx1100"]);
+    expect(plan.instances.map((i) => [i.name, i.buildSet])).toEqual([
+      ["a", "rocm-gfx1100"],
+      ["b", "rocm-gfx1100"],
+      ["h", "cuda-sm90"],
+    ]);
+  });
+  it("two instances on the same class share one set and one vLLM package", () => {
+    const rocm = plan.buildSets.find((b) => b.name === "rocm-gfx1100")!;
+    expect(rocm.instances).toEqual(["a", "b"]);
+    expect(rocm.packages.map((p) => p.engine)).toEqual(["vllm"]);
+    // torch and vLLM compile once for the two instances.
+    expect(rocm.forecast.compiles.filter((c) => c.what === "torch (ROCm)")).toHaveLength(1);
+  });
+  it("only the CUDA set may use unfree licences; the ROCm set allows nothing unfree", () => {
+    expect(plan.buildSets.map((b) => [b.name, b.allowUnfreeLicenses === null])).toEqual([
+      ["cuda-sm90", false],
+      ["rocm-gfx1100", true],
+    ]);
+  });
+  it("sets are named by class, so the same class gets the same name on any host", () => {
+    const other = planHost(makeProfile({ host: "other", accelerators: [amd("z", "gfx1100")], serve: [serve({ on: ["z"] })] } as never));
+    expect(other.buildSets.map((b) => b.name)).toEqual(["rocm-gfx1100"]);
+  });
+  it("a CPU set that changes nothing forecasts no compilation and says where the packages come from", () => {
+    const cpu = planHost(makeProfile({ cpu: { flags: AVX512_FLAGS }, serve: [serve({ engine: "llama-cpp", gguf: { file: "/m.gguf" } })] } as never));
+    expect(cpu.buildSets[0]).toMatchObject({ name: "cpu", forecast: { compiles: [], hours: [0, 0], diskGB: 0 } });
+    expect(cpu.buildSets[0]!.forecast.cache).toMatch(/cache\.nixos\.org/);
+  });
+  it("on POWER the forecast says there is no public binary cache", () => {
+    const p = planHost(makeProfile({ system: "powerpc64le-linux", cpu: { arch: "power9" }, serve: [serve({ engine: "llama-cpp", gguf: { file: "/m.gguf" } })] } as never));
+    expect(p.buildSets[0]!.forecast.cache).toMatch(/no public binary cache for powerpc64le-linux/);
   });
 });

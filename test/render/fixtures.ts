@@ -4,12 +4,24 @@
  * Each builder returns a complete Plan for one scenario; `withOverrides` lets a test change a
  * single field (a model name, a misspelled override argument) without restating the rest.
  */
-import type { Instance, PackageBuild, Plan, Source } from "../../src/plan/types.js";
+import type { BuildSet, Instance, PackageBuild, Plan, Source } from "../../src/plan/types.js";
 
 const src = (ref: string): Source => ({ ref });
 
+/** A build set with a nothing-compiles forecast unless `over` says otherwise. */
+function set(over: Partial<BuildSet> & Pick<BuildSet, "name" | "backend" | "packages" | "instances">): BuildSet {
+  return {
+    targets: [],
+    config: { value: { cudaSupport: false, rocmSupport: false }, reason: "nixpkgs defaults", sources: [src("NixOS/nixpkgs pkgs/top-level/config.nix")] },
+    rocmGpuTargets: null,
+    allowUnfreeLicenses: null,
+    forecast: { compiles: [], hours: [0, 0], diskGB: 0, unmeasured: [], cache: "from cache.nixos.org", cacheSources: [] },
+    ...over,
+  };
+}
+
 /** Fields shared by every fixture plan. */
-function basePlan(host: string): Omit<Plan, "instances" | "packages" | "shared" | "findings"> {
+function basePlan(host: string): Omit<Plan, "instances" | "buildSets" | "findings"> {
   return {
     version: 1,
     host,
@@ -19,7 +31,7 @@ function basePlan(host: string): Omit<Plan, "instances" | "packages" | "shared" 
   };
 }
 
-function instance(over: Partial<Instance> & Pick<Instance, "name" | "engine" | "package" | "model">): Instance {
+function instance(over: Partial<Instance> & Pick<Instance, "name" | "engine" | "buildSet" | "model">): Instance {
   return {
     on: [],
     backend: "cpu",
@@ -38,10 +50,8 @@ function instance(over: Partial<Instance> & Pick<Instance, "name" | "engine" | "
 /** llama.cpp on one MI50 (gfx906) with the ROCm scope narrowed to gfx906. */
 export function rocmLlamaPlan(): Plan {
   const pkg: PackageBuild = {
-    name: "llama-cpp-rocm",
     base: "llama-cpp",
     engine: "llama-cpp",
-    backend: "rocm",
     args: { rocmSupport: true, rocmGpuTargets: ["gfx906"] },
     env: {},
     reason: "vLLM does not support gfx906; llama.cpp's HIP backend does",
@@ -53,7 +63,7 @@ export function rocmLlamaPlan(): Plan {
       instance({
         name: "chat",
         engine: "llama-cpp",
-        package: "llama-cpp-rocm",
+        buildSet: "rocm-gfx906",
         backend: "rocm",
         on: ["gpu0"],
         gpuVendor: "amd",
@@ -63,16 +73,29 @@ export function rocmLlamaPlan(): Plan {
         apiKeyFile: "/run/secrets/llm-key",
       }),
     ],
-    packages: [pkg],
-    shared: {
-      torch: null,
-      rocmLocalGpuTargets: {
-        value: ["gfx906"],
-        reason: "Build ROCm libraries for the installed GPU only: gfx906",
-        sources: [src("NixOS/nixpkgs pkgs/development/rocm-modules/default.nix (scopeForArches)")],
-      },
-      nixpkgsConfig: null,
-    },
+    buildSets: [
+      set({
+        name: "rocm-gfx906",
+        backend: "rocm",
+        targets: ["gfx906"],
+        config: { value: { cudaSupport: false, rocmSupport: true }, reason: "as pkgsRocm", sources: [src("NixOS/nixpkgs pkgs/top-level/variants.nix")] },
+        rocmGpuTargets: {
+          value: ["gfx906"],
+          reason: "Build ROCm libraries for the installed GPU only: gfx906",
+          sources: [src("NixOS/nixpkgs pkgs/development/rocm-modules/default.nix (scopeForArches)")],
+        },
+        packages: [pkg],
+        instances: ["chat"],
+        forecast: {
+          compiles: [{ what: "llama.cpp (HIP)", hours: [0.25, 0.5], diskGB: 2, assumes: "8 cores", sources: [src("seed 001")] }],
+          hours: [0.25, 0.5],
+          diskGB: 2,
+          unmeasured: [],
+          cache: "narrowed ROCm is in no public cache",
+          cacheSources: [],
+        },
+      }),
+    ],
     findings: [
       {
         code: "ROCM_GFX906_DEPRECATED",
@@ -86,13 +109,11 @@ export function rocmLlamaPlan(): Plan {
   };
 }
 
-/** vLLM on an RTX 3090 (8.6) with torch overridden and CUDA switched on in nixpkgs config. */
+/** vLLM on an RTX 3090 (8.6) in its own CUDA set. */
 export function cudaVllmPlan(): Plan {
   const pkg: PackageBuild = {
-    name: "vllm-cuda",
     base: "python3Packages.vllm",
     engine: "vllm",
-    backend: "cuda",
     args: { cudaSupport: true, gpuTargets: ["8.6"] },
     env: {},
     reason: "NVIDIA 8.6 is supported by vLLM's CUDA kernels",
@@ -104,7 +125,7 @@ export function cudaVllmPlan(): Plan {
       instance({
         name: "coder",
         engine: "vllm",
-        package: "vllm-cuda",
+        buildSet: "cuda-sm86",
         backend: "cuda",
         on: ["gpu0"],
         gpuVendor: "nvidia",
@@ -114,20 +135,21 @@ export function cudaVllmPlan(): Plan {
         extraArgs: ["--dtype", "bfloat16"],
       }),
     ],
-    packages: [pkg],
-    shared: {
-      torch: {
-        value: { cudaSupport: true, gpuTargets: ["8.6"] },
-        reason: "torch must be built for CUDA 8.6 so vLLM's kernels match it",
-        sources: [src("NixOS/nixpkgs pkgs/development/python-modules/torch/source/default.nix @ 7dec1fd5")],
-      },
-      rocmLocalGpuTargets: null,
-      nixpkgsConfig: {
-        value: { allowUnfree: true, cudaSupport: true, cudaCapabilities: ["8.6"] },
-        reason: "CUDA packages are unfree; build only for capability 8.6",
-        sources: [src("NixOS/nixpkgs pkgs/top-level/config.nix @ 032eb1b3")],
-      },
-    },
+    buildSets: [
+      set({
+        name: "cuda-sm86",
+        backend: "cuda",
+        targets: ["8.6"],
+        config: {
+          value: { cudaCapabilities: ["8.6"], cudaForwardCompat: false, cudaSupport: true, rocmSupport: false },
+          reason: "build only for capability 8.6",
+          sources: [src("NixOS/nixpkgs pkgs/top-level/config.nix @ 032eb1b3")],
+        },
+        allowUnfreeLicenses: { value: ["CUDA EULA", "cuDNN EULA"], reason: "CUDA is unfree", sources: [src("nixpkgs CUDA manual")] },
+        packages: [pkg],
+        instances: ["coder"],
+      }),
+    ],
     findings: [],
   };
 }
@@ -135,10 +157,8 @@ export function cudaVllmPlan(): Plan {
 /** vLLM on an AVX2-only CPU: the AVX512 path is switched off at build time. */
 export function cpuVllmPlan(): Plan {
   const pkg: PackageBuild = {
-    name: "vllm-cpu",
     base: "python3Packages.vllm",
     engine: "vllm",
-    backend: "cpu",
     args: { cudaSupport: false, rocmSupport: false },
     env: { VLLM_CPU_DISABLE_AVX512: "true" },
     reason: "The CPU has AVX2 but no AVX512",
@@ -150,14 +170,13 @@ export function cpuVllmPlan(): Plan {
       instance({
         name: "small",
         engine: "vllm",
-        package: "vllm-cpu",
+        buildSet: "cpu",
         port: 8001,
         model: { kind: "hf", id: "Qwen/Qwen2.5-0.5B-Instruct" },
         environment: { VLLM_CPU_KVCACHE_SPACE: "4" },
       }),
     ],
-    packages: [pkg],
-    shared: { torch: null, rocmLocalGpuTargets: null, nixpkgsConfig: null },
+    buildSets: [set({ name: "cpu", backend: "cpu", packages: [pkg], instances: ["small"] })],
     findings: [
       {
         code: "CPU_NO_AVX512",
@@ -172,35 +191,29 @@ export function cpuVllmPlan(): Plan {
 
 /** Ollama on ROCm plus a llama.cpp GGUF repo instance on the CPU. */
 export function ollamaPlan(): Plan {
-  const packages: PackageBuild[] = [
-    {
-      name: "ollama-rocm",
-      base: "ollama",
-      engine: "ollama",
-      backend: "rocm",
-      args: { acceleration: "rocm", rocmGpuTargets: ["gfx1100"] },
-      env: {},
-      reason: "Ollama runs GGUF models on RDNA3",
-      sources: [src("NixOS/nixpkgs pkgs/by-name/ol/ollama/package.nix @ 0145c6da")],
-    },
-    {
-      name: "llama-cpp-cpu",
-      base: "llama-cpp",
-      engine: "llama-cpp",
-      backend: "cpu",
-      args: { cpuArchDynamicDispatch: true },
-      env: { GGML_EXTRA: "1" },
-      reason: "CPU fallback with runtime ISA dispatch",
-      sources: [],
-    },
-  ];
+  const ollama: PackageBuild = {
+    base: "ollama",
+    engine: "ollama",
+    args: { acceleration: "rocm", rocmGpuTargets: ["gfx1100"] },
+    env: {},
+    reason: "Ollama runs GGUF models on RDNA3",
+    sources: [src("NixOS/nixpkgs pkgs/by-name/ol/ollama/package.nix @ 0145c6da")],
+  };
+  const llama: PackageBuild = {
+    base: "llama-cpp",
+    engine: "llama-cpp",
+    args: { cpuArchDynamicDispatch: true },
+    env: { GGML_EXTRA: "1" },
+    reason: "CPU fallback with runtime ISA dispatch",
+    sources: [],
+  };
   return {
     ...basePlan("desk"),
     instances: [
       instance({
         name: "ollama",
         engine: "ollama",
-        package: "ollama-rocm",
+        buildSet: "rocm-gfx1100",
         backend: "rocm",
         on: ["gpu0"],
         gpuVendor: "amd",
@@ -210,13 +223,23 @@ export function ollamaPlan(): Plan {
       instance({
         name: "cpu-chat",
         engine: "llama-cpp",
-        package: "llama-cpp-cpu",
+        buildSet: "cpu",
         port: 8081,
         model: { kind: "gguf-repo", repo: "Qwen/Qwen2.5-0.5B-Instruct-GGUF:Q4_K_M" },
       }),
     ],
-    packages,
-    shared: { torch: null, rocmLocalGpuTargets: null, nixpkgsConfig: null },
+    buildSets: [
+      set({ name: "cpu", backend: "cpu", packages: [llama], instances: ["cpu-chat"] }),
+      set({
+        name: "rocm-gfx1100",
+        backend: "rocm",
+        targets: ["gfx1100"],
+        config: { value: { cudaSupport: false, rocmSupport: true }, reason: "as pkgsRocm", sources: [] },
+        rocmGpuTargets: { value: ["gfx1100"], reason: "RDNA3 only", sources: [] },
+        packages: [ollama],
+        instances: ["ollama"],
+      }),
+    ],
     findings: [],
   };
 }
@@ -229,5 +252,8 @@ export const FIXTURES: ReadonlyArray<readonly [string, () => Plan]> = [
   ["ollama + llama.cpp cpu", ollamaPlan],
 ];
 
-/** Render options with fixed URLs so output does not depend on the caller. */
-export const RENDER_OPTS = { hwflakeUrl: "github:example/hwflake", nixpkgsUrl: "github:NixOS/nixpkgs/nixos-unstable" };
+/** Render options with a fixed nixpkgs URL; the module library travels with the output. */
+export const RENDER_OPTS = { nixpkgsUrl: "github:NixOS/nixpkgs/nixos-unstable" };
+
+/** Render options that take the module library from a hwflake flake input instead. */
+export const RENDER_OPTS_INPUT = { hwflakeUrl: "github:example/hwflake", nixpkgsUrl: "github:NixOS/nixpkgs/nixos-unstable" };

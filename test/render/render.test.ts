@@ -1,22 +1,27 @@
 /**
- * renderFiles: the generated flake, overlay, host module and README for hand-built plans.
+ * renderFiles: the generated flake, build sets, host module, module library copy and README for
+ * hand-built plans.
  *
  * The Nix checks run the real evaluator on the output: every file parses, the host module's
  * option values are exactly the plan's strings (no `${` injection), and the flake's outputs
  * evaluate against stub inputs built on the pinned nixpkgs lib.
  */
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { InternalError } from "../../src/errors.js";
 import type { Plan } from "../../src/plan/types.js";
 import { nixString } from "../../src/render/nix.js";
-import { DEFAULT_NIXPKGS_URL, renderFiles } from "../../src/render/render.js";
+import { DEFAULT_NIXPKGS_URL, renderFiles, type RenderOptions } from "../../src/render/render.js";
 import { hasMarker, markerText } from "../../src/write/marker.js";
 import { writeFiles } from "../../src/write/write.js";
-import { nixEvalJson, nixParseError, nixpkgsLib, nixUnavailable, skipNix } from "../helpers/nix.js";
-import { cpuVllmPlan, cudaVllmPlan, FIXTURES, ollamaPlan, RENDER_OPTS, rocmLlamaPlan } from "./fixtures.js";
+import { nixEvalJson, nixParseError, nixpkgsLib, nixUnavailable, REPO_ROOT, skipNix } from "../helpers/nix.js";
+import { SUPPORT_DIR } from "../nix/support/eval.js";
+
+const FAKE_NIXPKGS = join(SUPPORT_DIR, "fake-nixpkgs");
+import { cpuVllmPlan, cudaVllmPlan, FIXTURES, ollamaPlan, RENDER_OPTS, RENDER_OPTS_INPUT, rocmLlamaPlan } from "./fixtures.js";
+import { loadModuleLibrary } from "../../src/render/templates.js";
 
 if (skipNix) console.warn(`skipping Nix evaluation of rendered files: ${nixUnavailable}`);
 
@@ -39,8 +44,22 @@ describe.each(FIXTURES)("%s", (_name, make) => {
   const plan = make();
   const files = renderFiles(plan, RENDER_OPTS);
 
-  it("emits the four files, sorted", () => {
-    expect(files.map((f) => f.path)).toEqual(["README.md", "flake.nix", `hosts/${plan.host}.nix`, "overlays/default.nix"]);
+  it("emits the flake, build sets, host module, README and the module library copy, sorted", () => {
+    const library = loadModuleLibrary().map((f) => `modules/${f.path}`);
+    expect(library).toEqual(expect.arrayContaining(["modules/default.nix", "modules/lib/build-sets.nix", "modules/lib/default.nix"]));
+    expect(files.map((f) => f.path)).toEqual(["README.md", "build-sets.nix", "flake.nix", `hosts/${plan.host}.nix`, ...library]);
+  });
+
+  it("with --hwflake-url the library is not copied: the flake takes it from its input", () => {
+    const paths = renderFiles(plan, RENDER_OPTS_INPUT).map((f) => f.path);
+    expect(paths).toEqual(["README.md", "build-sets.nix", "flake.nix", `hosts/${plan.host}.nix`]);
+  });
+
+  it("the module library copy is the shipped library, byte for byte after the marker", () => {
+    for (const lib of loadModuleLibrary()) {
+      const copy = files.find((f) => f.path === `modules/${lib.path}`)!;
+      expect(copy.contents.split("\n").slice(1).join("\n").trimEnd()).toBe(lib.contents.trimEnd().split("\n").map((l) => l.replace(/[ \t]+$/, "")).join("\n"));
+    }
   });
 
   it.each(files.map((f) => [f.path, f.contents] as const))("%s has the marker and clean whitespace", (path, contents) => {
@@ -88,51 +107,60 @@ describe.each(FIXTURES)("%s", (_name, make) => {
 });
 
 describe("flake.nix", () => {
-  it("uses the given input URLs and defaults nixpkgs to nixos-unstable", () => {
-    const custom = byPath(rocmLlamaPlan()).get("flake.nix") ?? "";
-    expect(custom).toContain(`url = ${nixString(RENDER_OPTS.hwflakeUrl)};`);
-    const dflt = renderFiles(rocmLlamaPlan(), { hwflakeUrl: "github:x/y" }).find((f) => f.path === "flake.nix")?.contents ?? "";
+  it("by default needs no input but nixpkgs, defaulting to nixos-unstable", () => {
+    const dflt = renderFiles(rocmLlamaPlan(), {}).find((f) => f.path === "flake.nix")?.contents ?? "";
     expect(dflt).toContain(`nixpkgs.url = ${nixString(DEFAULT_NIXPKGS_URL)};`);
+    expect(dflt).not.toContain("hwflake.url");
+    expect(dflt).not.toMatch(/^\s+hwflake = \{/m);
+    expect(dflt).toContain("modules = ./modules;");
   });
 
-  it("refuses to render without a hwflake URL", () => {
-    expect(() => renderFiles(rocmLlamaPlan(), { hwflakeUrl: "" })).toThrow(InternalError);
+  it("takes the library from a hwflake input when given its URL", () => {
+    const custom = renderFiles(rocmLlamaPlan(), RENDER_OPTS_INPUT).find((f) => f.path === "flake.nix")?.contents ?? "";
+    expect(custom).toContain(`url = ${nixString(RENDER_OPTS_INPUT.hwflakeUrl)};`);
+    expect(custom).toContain('modules = hwflake.outPath + "/modules";');
   });
 });
 
 describe("plan consistency", () => {
-  it("refuses an instance whose package the plan does not build", () => {
+  it("refuses an instance whose build set the plan does not have", () => {
     const plan = rocmLlamaPlan();
-    const bad: Plan = { ...plan, instances: plan.instances.map((i) => ({ ...i, package: "nope" })) };
+    const bad: Plan = { ...plan, instances: plan.instances.map((i) => ({ ...i, buildSet: "nope" })) };
     expect(() => renderFiles(bad, RENDER_OPTS)).toThrow(/nope/);
+    expect(() => renderFiles(bad, RENDER_OPTS)).toThrow(InternalError);
   });
 
   it("refuses a host name that cannot be a file name", () => {
     expect(() => renderFiles({ ...rocmLlamaPlan(), host: "../etc" }, RENDER_OPTS)).toThrow(InternalError);
   });
 
-  it("sets cudaCapabilities only when nixpkgs config has them", () => {
-    expect(byPath(cudaVllmPlan()).get("hosts/rtxbox.nix")).toContain('cudaCapabilities = [ "8.6" ];');
-    expect(byPath(rocmLlamaPlan()).get("hosts/mi50box.nix")).not.toContain("cudaCapabilities");
+  it.each(FIXTURES)("%s: nothing generated touches the host's packages or nixpkgs config", (_n, make) => {
+    const plan = make();
+    for (const f of renderFiles(plan, RENDER_OPTS).filter((x) => x.path.endsWith(".nix") && !x.path.startsWith("modules/"))) {
+      for (const needle of ["pythonPackagesExtensions", "nixpkgs.config", "nixpkgs.overlays", "rocmPackages =", "allowUnfree ="])
+        expect(f.contents, `${f.path}: ${needle}`).not.toContain(needle);
+    }
   });
 
-  it("adds torch and ROCm scope overrides only when the plan has them", () => {
-    const rocm = byPath(rocmLlamaPlan()).get("overlays/default.nix") ?? "";
-    const cuda = byPath(cudaVllmPlan()).get("overlays/default.nix") ?? "";
-    const cpu = byPath(cpuVllmPlan()).get("overlays/default.nix") ?? "";
-    expect(rocm).toContain("rocmPackages = prev.rocmPackages.overrideScope");
-    expect(rocm).not.toContain("pythonPackagesExtensions");
-    expect(cuda).toContain("pythonPackagesExtensions = prev.pythonPackagesExtensions ++ [");
-    expect(cuda).not.toContain("rocmPackages");
-    expect(cpu).not.toContain("pythonPackagesExtensions");
-    expect(cpu).toContain("final.python3Packages.vllm.override");
-    expect(cpu).toContain(".overridePythonAttrs");
+  it("puts the set's narrowing and licences in build-sets.nix only when the set has them", () => {
+    const rocm = byPath(rocmLlamaPlan()).get("build-sets.nix") ?? "";
+    const cuda = byPath(cudaVllmPlan()).get("build-sets.nix") ?? "";
+    const cpu = byPath(cpuVllmPlan()).get("build-sets.nix") ?? "";
+    expect(rocm).toMatch(/rocmGpuTargets = \[ "gfx906" \];/);
+    expect(rocm).not.toContain("allowUnfreeLicenses");
+    expect(cuda).toMatch(/cudaCapabilities = \[ "8\.6" \];/);
+    expect(cuda).toMatch(/allowUnfreeLicenses = \[\n\s+"CUDA EULA"/);
+    expect(cuda).not.toContain("rocmGpuTargets");
+    expect(cpu).not.toContain("rocmGpuTargets");
+    expect(cpu).toContain('base = "python3Packages.vllm";');
+    expect(cpu).toMatch(/env = \{\n\s+VLLM_CPU_DISABLE_AVX512 = "true";/);
   });
 
-  it("writes each decision's reason as a comment above its override", () => {
-    const overlay = byPath(rocmLlamaPlan()).get("overlays/default.nix") ?? "";
-    expect(overlay).toMatch(/# vLLM does not support gfx906; llama\.cpp's HIP backend does\n(\s+# Source: [^\n]+\n)*\s+llama-cpp-rocm = /);
-    expect(overlay).toMatch(/# Build ROCm libraries for the installed GPU only: gfx906\n(\s+# Source: [^\n]+\n)*\s+rocmPackages = /);
+  it("writes each decision's reason as a comment above its value", () => {
+    const sets = byPath(rocmLlamaPlan()).get("build-sets.nix") ?? "";
+    expect(sets).toMatch(/# vLLM does not support gfx906; llama\.cpp's HIP backend does\n(\s+# Source: [^\n]+\n)*\s+llama-cpp = \{/);
+    expect(sets).toMatch(/# Build ROCm libraries for the installed GPU only: gfx906\n(\s+# Source: [^\n]+\n)*\s+rocmGpuTargets = /);
+    expect(sets).toMatch(/# Compiles from source: llama\.cpp \(HIP\) \(roughly 15–30 min, up to ~2 GB of disk\); narrowed ROCm is in no public cache\.\n/);
   });
 
   it("README lists every instance, build and finding", () => {
@@ -140,7 +168,10 @@ describe("plan consistency", () => {
     expect(readme).toContain("| `chat` | llama-cpp | rocm (gpu0) |");
     expect(readme).toContain("`ROCM_GFX906_DEPRECATED`");
     expect(readme).toContain("maintenance mode in ROCm \\| may drop soon"); // the pipe cannot split the row
-    expect(readme).toContain("nix build .#llama-cpp-rocm");
+    expect(readme).toContain("nix build .#llama-cpp-rocm-gfx906");
+    expect(readme).toContain("| `rocm-gfx906` | rocm | gfx906 |");
+    expect(readme).toContain("### Build-cost forecast");
+    expect(readme).toContain("| `rocm-gfx906` | llama.cpp (HIP) | 15–30 min | ~2 GB | 8 cores | seed 001 |");
     expect(readme).toContain("nix flake check");
     expect(readme).toContain("nixosModules.default");
   });
@@ -169,7 +200,7 @@ function hostilePlan(): Plan {
         engineDecision: { ...inst.engineDecision, reason: `reason\n}; injected = builtins.abort "pwned"; {` },
       },
     ],
-    packages: plan.packages.map((p) => ({ ...p, reason: "line one\nboom = builtins.abort 1;" })),
+    buildSets: plan.buildSets.map((b) => ({ ...b, packages: b.packages.map((p) => ({ ...p, reason: "line one\nboom = builtins.abort 1;" })) })),
   };
 }
 
@@ -179,7 +210,7 @@ describe.skipIf(skipNix)("evaluated output", () => {
     const dir = await renderToDir(plan);
     const host = join(dir, "hosts", `${plan.host}.nix`);
     const got = nixEvalJson(
-      `(import ${nixString(host)} { pkgs = { hwflake.vllm-cpu = "PKG"; }; }).services.hwflake.instances`,
+      `(import ${nixString(host)} { pkgs = { hwflake.cpu.vllm = "PKG"; }; }).services.hwflake.instances`,
     );
     const inst = plan.instances[0]!;
     expect(got).toEqual({
@@ -198,10 +229,14 @@ describe.skipIf(skipNix)("evaluated output", () => {
     });
   });
 
-  it("reasons in comments cannot add attributes to the overlay", async () => {
+  it("reasons in comments cannot add attributes to the build sets", async () => {
     const dir = await renderToDir(hostilePlan());
-    const overlay = join(dir, "overlays", "default.nix");
-    expect(nixEvalJson(`builtins.attrNames (import ${nixString(overlay)} { } { })`)).toEqual(["hwflake"]);
+    const sets = join(dir, "build-sets.nix");
+    expect(nixEvalJson(`let s = import ${nixString(sets)}; in { sets = builtins.attrNames s; cpu = builtins.attrNames s.cpu; vllm = builtins.attrNames s.cpu.packages.vllm; }`)).toEqual({
+      sets: ["cpu"],
+      cpu: ["config", "packages"],
+      vllm: ["base", "env", "override"],
+    });
   });
 
   it.each([
@@ -213,7 +248,7 @@ describe.skipIf(skipNix)("evaluated output", () => {
     const plan = make();
     const dir = await renderToDir(plan);
     const host = join(dir, "hosts", `${plan.host}.nix`);
-    const pkgs = `{ hwflake = builtins.listToAttrs (map (n: { name = n; value = n; }) ${nixStringList(plan.packages.map((p) => p.name))}); }`;
+    const pkgs = `{ hwflake = { ${plan.buildSets.map((b) => `${b.name} = { ${b.packages.map((p) => `${p.engine} = "PKG";`).join(" ")} };`).join(" ")} }; }`;
     const got = nixEvalJson(
       `let i = (import ${nixString(host)} { pkgs = ${pkgs}; }).services.hwflake.instances.${name}; in { inherit (i) ${Object.keys(want)[0]}; hasModel = i ? model; hasGguf = i ? gguf; }`,
     ) as Record<string, unknown>;
@@ -222,56 +257,53 @@ describe.skipIf(skipNix)("evaluated output", () => {
     expect(got.hasGguf).toBe("gguf" in want);
   });
 
-  describe("flake outputs against stub inputs", () => {
+  describe("flake outputs against stand-in inputs", () => {
     /**
-     * Evaluate the generated flake's outputs with: the pinned lib; a `nixosSystem` built on the
-     * real lib.evalModules and a stand-in for hwflake's module library that turns instances
-     * into `hwflake-<name>` units; and a stub nixpkgs whose writeText just returns its input.
+     * Evaluate the generated flake's outputs with: the nixpkgs stand-in as the `nixpkgs` input
+     * (its `lib` is the pinned lib, its `nixosSystem` the real lib.evalModules over the typed
+     * NixOS stubs, with `pkgs` made from the configuration's own nixpkgs.overlays as NixOS
+     * does) and, with --hwflake-url, this repository as the `hwflake` input. The module library
+     * the flake uses is the real one: the generated copy, or the input's.
      */
-    async function evalFlake(plan: Plan, select: string): Promise<unknown> {
-      const dir = await renderToDir(plan);
-      const stubPkgs = join(dir, "stub-nixpkgs.nix");
-      await writeFile(
-        stubPkgs,
-        `{ system, overlays, config }:
-let
-  self = { inherit system config; writeText = name: text: { inherit name text; }; };
-  base = { hwflake = { }; };
-in
-builtins.foldl' (acc: o: acc // o self acc) (self // base) overlays
-`,
-      );
+    async function evalFlake(plan: Plan, select: string, opts: RenderOptions = RENDER_OPTS): Promise<unknown> {
+      const dir = await mkdtemp(join(tmpdir(), "hwflake-flake-"));
+      dirs.push(dir);
+      await writeFiles(renderFiles(plan, opts), { outDir: dir });
       const lib = nixString(nixpkgsLib());
       const expr = `
 let
   lib = import ${lib};
+  fake = import ${nixString(FAKE_NIXPKGS)};
   flake = import ${nixString(join(dir, "flake.nix"))};
-  moduleLibrary = { config, pkgs, ... }: {
+  platformOptions = {
     options = {
-      services.hwflake = lib.mkOption { type = lib.types.attrsOf lib.types.anything; };
-      systemd.services = lib.mkOption { type = lib.types.attrsOf lib.types.anything; default = { }; };
-      nixpkgs = lib.mkOption { type = lib.types.attrsOf lib.types.anything; default = { }; };
-      boot = lib.mkOption { type = lib.types.anything; };
-      fileSystems = lib.mkOption { type = lib.types.anything; };
+      nixpkgs.hostPlatform = lib.mkOption { type = lib.types.str; };
+      boot.loader.grub.enable = lib.mkOption { type = lib.types.bool; };
+      fileSystems = lib.mkOption { type = lib.types.attrsOf lib.types.anything; };
       system.stateVersion = lib.mkOption { type = lib.types.str; };
     };
-    config.systemd.services = lib.mapAttrs' (name: i: lib.nameValuePair "hwflake-\${name}" {
-      environment = i.environment;
-      serviceConfig.ExecStart = "\${i.package} \${i.model or i.gguf.file or i.gguf.repo}";
-    }) config.services.hwflake.instances;
-    config._module.args.pkgs = { hwflake = lib.genAttrs ${nixStringList(plan.packages.map((p) => p.name))} (n: "/nix/store/pkg-\${n}"); };
+  };
+  nixosSystem = { modules }: lib.evalModules {
+    modules = modules ++ [
+      ${nixString(join(SUPPORT_DIR, "nixos-stubs.nix"))}
+      platformOptions
+      ({ config, ... }: { _module.args.pkgs = fake { inherit lib; overlays = config.nixpkgs.overlays; }; })
+    ];
   };
   nixpkgs = {
-    outPath = ${nixString(stubPkgs)};
-    lib = lib // { nixosSystem = { modules }: lib.evalModules { inherit modules; }; };
+    outPath = ${nixString(FAKE_NIXPKGS)};
+    lib = lib // { inherit nixosSystem; trivial = lib.trivial; };
   };
-  hwflake = { nixosModules.default = moduleLibrary; };
-  outputs = flake.outputs { self = outputs; inherit nixpkgs hwflake; };
+  hwflake = { outPath = ${nixString(REPO_ROOT)}; };
+  outputs = flake.outputs ({ self = outputs; inherit nixpkgs; } // (if flake.inputs ? hwflake then { inherit hwflake; } else { }));
 in ${select}`;
       return nixEvalJson(expr);
     }
 
-    it.each(FIXTURES)("%s: inputs, module names, packages and the check", async (_name, make) => {
+    const outputsOf = (plan: Plan) =>
+      plan.buildSets.flatMap((b) => b.packages.map((p) => `${p.engine}-${b.name}`)).sort();
+
+    it.each(FIXTURES)("%s: nixpkgs is the only input, module names, packages and the check", async (_name, make) => {
       const plan = make();
       const got = (await evalFlake(
         plan,
@@ -282,19 +314,15 @@ in ${select}`;
           nixosModules = builtins.attrNames outputs.nixosModules;
           packages = builtins.mapAttrs (_: builtins.attrNames) outputs.packages;
           checks = builtins.mapAttrs (_: c: builtins.mapAttrs (_: d: { inherit (d) name; units = builtins.attrNames (builtins.fromJSON d.text); }) c) outputs.checks;
-          nixpkgsConfig = outputs.nixosModules.default.nixpkgs.config or null;
         }`,
       )) as Record<string, unknown>;
       const system = plan.system;
       expect(got).toEqual({
-        inputs: {
-          nixpkgs: { url: RENDER_OPTS.nixpkgsUrl },
-          hwflake: { url: RENDER_OPTS.hwflakeUrl, inputs: { nixpkgs: { follows: "nixpkgs" } } },
-        },
+        inputs: { nixpkgs: { url: RENDER_OPTS.nixpkgsUrl } },
         outputs: ["checks", "nixosModules", "overlays", "packages"],
         overlayIsFunction: true,
         nixosModules: ["default", plan.host].sort(),
-        packages: { [system]: plan.packages.map((p) => p.name).sort() },
+        packages: { [system]: outputsOf(plan) },
         checks: {
           [system]: {
             "host-units": {
@@ -303,23 +331,30 @@ in ${select}`;
             },
           },
         },
-        nixpkgsConfig: plan.shared.nixpkgsConfig?.value ?? null,
       });
     });
 
-    it("the check's file carries each unit's command line and environment", async () => {
+    it("with --hwflake-url the flake evaluates against the hwflake input's module library", async () => {
       const plan = rocmLlamaPlan();
-      const got = await evalFlake(plan, `builtins.fromJSON outputs.checks.${plan.system}.host-units.text`);
-      expect(got).toEqual({
-        "hwflake-chat": {
-          ExecStart: "/nix/store/pkg-llama-cpp-rocm /srv/models/qwen2.5-7b-q4_k_m.gguf",
-          environment: plan.instances[0]?.environment,
-        },
-      });
+      const got = (await evalFlake(
+        plan,
+        `{ inputs = builtins.attrNames flake.inputs; units = builtins.attrNames (builtins.fromJSON outputs.checks.${plan.system}.host-units.text); }`,
+        RENDER_OPTS_INPUT,
+      )) as Record<string, unknown>;
+      expect(got).toEqual({ inputs: ["hwflake", "nixpkgs"], units: ["hwflake-chat"] });
+    });
+
+    it("the check's file carries each unit's command line and environment, running the set's package", async () => {
+      const plan = rocmLlamaPlan();
+      const got = (await evalFlake(
+        plan,
+        `{ units = builtins.fromJSON outputs.checks.${plan.system}.host-units.text; pkg = "\${outputs.packages.${plan.system}.llama-cpp-rocm-gfx906}"; }`,
+      )) as { units: Record<string, { ExecStart: string; environment: Record<string, string> }>; pkg: string };
+      expect(Object.keys(got.units)).toEqual(["hwflake-chat"]);
+      const unit = got.units["hwflake-chat"]!;
+      expect(unit.ExecStart.startsWith(`${got.pkg}/bin/llama-server `)).toBe(true);
+      expect(unit.ExecStart).toContain('"-m" "/srv/models/qwen2.5-7b-q4_k_m.gguf"');
+      expect(unit.environment).toMatchObject(plan.instances[0]!.environment);
     });
   });
 });
-
-function nixStringList(xs: readonly string[]): string {
-  return `[ ${xs.map(nixString).join(" ")} ]`;
-}

@@ -24,7 +24,7 @@ describe("shipped templates", () => {
   const files = listTemplates();
 
   it("exist", () => {
-    expect(files).toEqual(expect.arrayContaining(["README.md.hbs", "flake.nix.hbs", "host.nix.hbs", "overlay.nix.hbs"]));
+    expect(files).toEqual(expect.arrayContaining(["README.md.hbs", "flake.nix.hbs", "build-sets.nix.hbs", "host.nix.hbs"]));
   });
 
   it.each(files)("%s passes the lint", (rel) => {

@@ -1,8 +1,9 @@
 /** AMD GPUs (ROCm), keyed by LLVM gfx target. */
 import type { Accelerator } from "../../profile/schema.js";
 import type { Engine } from "../../plan/types.js";
+import { BUILD_COST } from "../build-cost.js";
 import { SRC } from "../sources.js";
-import { verdict, type AcceleratorFamily, type Verdict } from "../types.js";
+import { verdict, type AcceleratorFamily, type BuildSetRecipe, type PackageRecipe, type Verdict } from "../types.js";
 
 type AmdGpu = Extract<Accelerator, { vendor: "amd" }>;
 
@@ -93,6 +94,64 @@ function ollamaVerdict(arch: string): Verdict {
   return verdict("unsupported", `${arch} is not on Ollama's ROCm support list`, SRC.ollamaGpuDocs);
 }
 
+/** The ROCm build set for these gfx targets: nixpkgs' pkgsRocm config with the ROCm scope narrowed. */
+function rocmBuildSet(targets: readonly string[]): BuildSetRecipe {
+  const list = targets.join(", ");
+  const dispatch =
+    "CPU code for every x86/Arm/POWER variant, chosen at start (GGML_CPU_ALL_VARIANTS), so the binary never executes an instruction this CPU lacks";
+  return {
+    name: `rocm-${targets.join("-")}`,
+    config: {
+      value: { cudaSupport: false, rocmSupport: true },
+      reason: "ROCm on and CUDA off for every package of this set, as nixpkgs' pkgsRocm does; the host's own packages and config stay as they are",
+      sources: [SRC.nixpkgsVariants],
+    },
+    rocmGpuTargets: {
+      value: [...targets],
+      reason: `the set's ROCm libraries (rocBLAS, MIOpen, …) and its torch are built for ${list} only instead of all 14 targets clr knows`,
+      sources: [SRC.nixpkgsRocmScope, SRC.nixpkgsClr, ...(targets.includes("gfx906") ? [SRC.nixpkgsCkGfx906] : [])],
+    },
+    allowUnfreeLicenses: null,
+    pkg(engine): PackageRecipe {
+      if (engine === "llama-cpp")
+        return {
+          args: { cpuArchDynamicDispatch: true, cudaSupport: false, rocmGpuTargets: [...targets], rocmSupport: true },
+          env: {},
+          reason: `HIP kernels for ${list} only; ${dispatch}`,
+          sources: [SRC.nixpkgsLlamaCpp, SRC.ggmlAllVariants, SRC.llamaCppHip],
+        };
+      if (engine === "ollama")
+        return {
+          args: { acceleration: "rocm", rocmGpuTargets: [...targets] },
+          env: {},
+          reason: `ROCm runners for ${list} only`,
+          sources: [SRC.nixpkgsOllama],
+        };
+      return {
+        args: { cudaSupport: false, gpuTargets: [...targets], rocmSupport: true },
+        env: {},
+        reason: `ROCm kernels for ${list} only; vLLM follows its torch, and this set's torch is built for ROCm ${list} from the set's config and ROCm scope`,
+        sources: [SRC.nixpkgsVllm, SRC.nixpkgsTorch],
+      };
+    },
+    compiles(engines) {
+      if (engines.length === 0) return [];
+      return [
+        { ...BUILD_COST.rocmMathLibs, what: `ROCm math libraries for ${list} (rocBLAS, hipBLASLt, …)` },
+        ...(engines.includes("llama-cpp") ? [BUILD_COST.llamaCppRocm] : []),
+        ...(engines.includes("ollama") ? [BUILD_COST.ollamaRocm] : []),
+        ...(engines.includes("vllm")
+          ? [{ ...BUILD_COST.rocmTorchLibs, what: `ROCm libraries torch needs, for ${list} (MIOpen, composable_kernel, magma, …)` }, BUILD_COST.torchRocm, BUILD_COST.vllmRocm]
+          : []),
+      ];
+    },
+    cache: {
+      text: `cache.nixos.org serves nixpkgs' ROCm packages (x86_64-linux) built for clr's default targets; builds narrowed to ${list} are in no public cache`,
+      sources: [SRC.nixpkgsRocmHydra],
+    },
+  };
+}
+
 /** AMD GPU knowledge. */
 export const amdGpu: AcceleratorFamily<AmdGpu> = {
   matches: (a): a is AmdGpu => a.kind === "gpu" && a.vendor === "amd",
@@ -105,6 +164,7 @@ export const amdGpu: AcceleratorFamily<AmdGpu> = {
     return ollamaVerdict(acc.arch);
   },
   buildTarget: (acc) => SIBLING[acc.arch]?.target ?? acc.arch,
+  buildSet: rocmBuildSet,
   pinning(accs, all) {
     const warnings: string[] = [];
     const ids = accs.map((a) => {

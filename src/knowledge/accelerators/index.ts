@@ -23,4 +23,4 @@ export function familyOf(acc: Accelerator): AcceleratorFamily {
 
 export { amdGpu, nvidiaGpu, spyre, tpu };
 export { CLR_GPU_TARGETS, KNOWN_AMD_ARCHS } from "./amd-gpu.js";
-export { KNOWN_CUDA_CAPABILITIES, capabilityNumber } from "./nvidia-gpu.js";
+export { CUDA_UNFREE_LICENSES, KNOWN_CUDA_CAPABILITIES, capabilityNumber, smArch } from "./nvidia-gpu.js";

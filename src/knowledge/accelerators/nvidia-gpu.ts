@@ -1,8 +1,9 @@
 /** NVIDIA GPUs (CUDA), keyed by compute capability. */
 import type { Accelerator } from "../../profile/schema.js";
 import type { Engine } from "../../plan/types.js";
+import { BUILD_COST } from "../build-cost.js";
 import { SRC } from "../sources.js";
-import { verdict, type AcceleratorFamily } from "../types.js";
+import { verdict, type AcceleratorFamily, type BuildSetRecipe, type PackageRecipe } from "../types.js";
 
 type NvidiaGpu = Extract<Accelerator, { vendor: "nvidia" }>;
 
@@ -18,6 +19,75 @@ export function capabilityNumber(cap: string): number {
   return Number.parseFloat(cap);
 }
 
+
+/**
+ * The unfree licences (nixpkgs shortNames) of NVIDIA's CUDA packages: the names nixpkgs'
+ * own `_cuda.lib.allowUnfreeCudaPredicate` accepts (lib.licenses.nvidiaCuda plus
+ * `_cuda.lib.licenses`), so a CUDA set may use CUDA and nothing else unfree.
+ */
+export const CUDA_UNFREE_LICENSES: readonly string[] = [
+  "CUDA EULA", "NVIDIA Math SDK SLA", "TensorRT EULA", "cuDNN EULA", "cuSPARSELt EULA", "cuTENSOR EULA",
+];
+
+/** `sm_89`-style real architecture of a capability ("8.9" → "sm_89", "9.0a" → "sm_90a"). */
+export function smArch(cap: string): string {
+  return `sm_${cap.replace(".", "")}`;
+}
+
+/** The CUDA build set for these capabilities, as nixpkgs' pkgsForCudaArch.sm_XX makes it. */
+function cudaBuildSet(caps: readonly string[]): BuildSetRecipe {
+  const sorted = [...caps].sort((a, b) => capabilityNumber(a) - capabilityNumber(b) || (a < b ? -1 : 1));
+  const list = sorted.join(", ");
+  const dispatch =
+    "CPU code for every x86/Arm/POWER variant, chosen at start (GGML_CPU_ALL_VARIANTS), so the binary never executes an instruction this CPU lacks";
+  return {
+    name: `cuda-${sorted.map((c) => smArch(c).replace("_", "")).join("-")}`,
+    config: {
+      value: { cudaCapabilities: sorted, cudaForwardCompat: false, cudaSupport: true, rocmSupport: false },
+      reason: `CUDA code for capability ${list} only, without forward-compatible PTX, for every package of this set, as nixpkgs' pkgsForCudaArch does (the CUDA manual asks for one consistent CUDA configuration per package set); the host's own packages and config stay as they are`,
+      sources: [SRC.nixpkgsVariants, SRC.nixpkgsCudaConfig],
+    },
+    rocmGpuTargets: null,
+    allowUnfreeLicenses: {
+      value: CUDA_UNFREE_LICENSES,
+      reason: "the CUDA toolkit and libraries are unfree: this set, and nothing else, may use packages under NVIDIA's CUDA licences",
+      sources: [SRC.nixpkgsCudaUnfree],
+    },
+    pkg(engine): PackageRecipe {
+      if (engine === "llama-cpp")
+        return {
+          args: { cpuArchDynamicDispatch: true, cudaSupport: true, rocmSupport: false },
+          env: {},
+          reason: `CUDA for capability ${list} (from the set's cudaCapabilities); ${dispatch}`,
+          sources: [SRC.nixpkgsLlamaCpp, SRC.ggmlAllVariants],
+        };
+      if (engine === "ollama")
+        return {
+          args: { acceleration: "cuda", cudaArches: sorted.map(smArch) },
+          env: {},
+          reason: `CUDA runners for ${sorted.map(smArch).join(", ")} only`,
+          sources: [SRC.nixpkgsOllama],
+        };
+      return {
+        args: { cudaSupport: true, gpuTargets: sorted, rocmSupport: false },
+        env: {},
+        reason: `CUDA kernels for ${list} only; vLLM follows its torch, and this set's torch is built for CUDA ${list} from the set's config`,
+        sources: [SRC.nixpkgsVllm, SRC.nixpkgsTorch],
+      };
+    },
+    compiles(engines) {
+      return [
+        ...(engines.includes("llama-cpp") ? [BUILD_COST.llamaCppCuda] : []),
+        ...(engines.includes("ollama") ? [BUILD_COST.ollamaCuda] : []),
+        ...(engines.includes("vllm") ? [BUILD_COST.torchCuda, BUILD_COST.vllmCuda] : []),
+      ];
+    },
+    cache: {
+      text: "CUDA is unfree, so cache.nixos.org has no CUDA builds; the community CUDA cache holds nixpkgs' default capabilities only, so builds narrowed to these are in no public cache",
+      sources: [SRC.nixpkgsNoUnfreeCache, SRC.nixosCudaCache],
+    },
+  };
+}
 
 /** NVIDIA GPU knowledge. */
 export const nvidiaGpu: AcceleratorFamily<NvidiaGpu> = {
@@ -51,6 +121,7 @@ export const nvidiaGpu: AcceleratorFamily<NvidiaGpu> = {
     return verdict("supported", `llama.cpp's CUDA backend builds for compute capability ${acc.arch}`, SRC.nixpkgsLlamaCpp);
   },
   buildTarget: (acc) => acc.arch,
+  buildSet: cudaBuildSet,
   pinning(accs, all, engine) {
     const warnings: string[] = [];
     const indexOf = (a: NvidiaGpu) => {

@@ -22,6 +22,7 @@ export const spyre: AcceleratorFamily<Spyre> = {
       : { level: "unsupported", reason: `${engine} has no Spyre backend`, sources: [SRC.spyreNotPackaged] };
   },
   buildTarget: () => "spyre",
+  buildSet: () => null,
   pinning: () => ({ env: {}, reason: "", sources: [], warnings: [] }),
   engineArgs: () => null,
 };

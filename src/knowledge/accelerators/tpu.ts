@@ -22,6 +22,7 @@ export const tpu: AcceleratorFamily<Tpu> = {
       : { level: "unsupported", reason: `${engine} has no TPU backend`, sources: [SRC.tpuNotPackaged] };
   },
   buildTarget: (acc) => acc.arch,
+  buildSet: () => null,
   pinning: () => ({ env: {}, reason: "", sources: [], warnings: [] }),
   engineArgs: () => null,
 };

@@ -4,35 +4,34 @@
 
   inputs = {
     nixpkgs.url = "github:NixOS/nixpkgs/nixos-unstable";
-    hwflake = {
-      url = "github:hwflake/hwflake";
-      inputs.nixpkgs.follows = "nixpkgs";
-    };
   };
 
   outputs =
     {
       self,
       nixpkgs,
-      hwflake,
     }:
     let
       system = "x86_64-linux";
+      # hwflake's module library: the generated copy beside this file (hwflake generate rewrites it).
+      modules = ./modules;
+      hwflakeLib = import (modules + "/lib") { inherit (nixpkgs) lib; };
+      # Only the build sets' engines come from this package set; nothing else in it changes.
       pkgs = import nixpkgs {
         inherit system;
         overlays = [ self.overlays.default ];
-        config = { };
       };
       # The whole host: hwflake's module library plus the options generated for this host.
       hostModule = {
         imports = [
-          hwflake.nixosModules.default
+          modules
           ./hosts/xeon-2s.nix
         ];
       };
     in
     {
-      overlays.default = import ./overlays/default.nix;
+      # Adds pkgs.hwflake.<set> (one package set per hardware class) and nothing else.
+      overlays.default = hwflakeLib.buildSetsOverlay (import ./build-sets.nix);
 
       nixosModules = {
         default = hostModule;
@@ -40,14 +39,14 @@
       };
 
       packages.${system} = {
-        llama-cpp-cpu = pkgs.hwflake.llama-cpp-cpu;
-        vllm-cpu = pkgs.hwflake.vllm-cpu;
+        llama-cpp-cpu = pkgs.hwflake.cpu.llama-cpp;
+        vllm-cpu = pkgs.hwflake.cpu.vllm;
       };
 
       checks.${system} = {
         # Evaluates (never builds) a NixOS system made of hostModule, then writes each
         # instance's unit command line and environment to a small file. Passing proves that
-        # the module library accepts every generated option, that the overlay's override
+        # the module library accepts every generated option, that the build sets' override
         # arguments are accepted by nixpkgs (computing ExecStart needs the package's store
         # path), and that a unit exists for every instance. The string context is dropped so
         # the check does not depend on building the engines; `nix build .#<name>` does that.

@@ -2,13 +2,14 @@
 { pkgs, ... }:
 {
   services.hwflake = {
-    overlays = [ (import ../overlays/default.nix) ];
+    # The engines' own package sets (pkgs.hwflake.<set>); the host's packages stay stock.
+    buildSets = import ../build-sets.nix;
     instances = {
       # vllm on cpu: vLLM builds its AVX2, AVX-512 and AVX-512+AMX kernels and picks the AVX2 ones at start on this CPU (no AVX-512)
       chat = {
         enable = true;
         engine = "vllm";
-        package = pkgs.hwflake.vllm-cpu;
+        package = pkgs.hwflake.cpu.vllm;
         model = "Qwen/Qwen2.5-1.5B-Instruct";
         host = "127.0.0.1";
         port = 8000;
@@ -21,7 +22,7 @@
       small = {
         enable = true;
         engine = "llama-cpp";
-        package = pkgs.hwflake.llama-cpp-cpu;
+        package = pkgs.hwflake.cpu.llama-cpp;
         gguf.file = "/var/lib/models/qwen2.5-0.5b-instruct-q8_0.gguf";
         host = "127.0.0.1";
         port = 8081;

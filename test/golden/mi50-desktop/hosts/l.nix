@@ -2,13 +2,14 @@
 { pkgs, ... }:
 {
   services.hwflake = {
-    overlays = [ (import ../overlays/default.nix) ];
+    # The engines' own package sets (pkgs.hwflake.<set>); the host's packages stay stock.
+    buildSets = import ../build-sets.nix;
     instances = {
       # llama-cpp on rocm (mi50): llama.cpp's HIP backend runs on gfx906 (MI50/MI60, Radeon VII). Not vLLM: vLLM's CMake lists gfx906, but ROCm Triton has no Vega 20 (gfx906) backend, and vLLM's attention and fused kernels need Triton: the build succeeds and model loading then fails
       coder = {
         enable = true;
         engine = "llama-cpp";
-        package = pkgs.hwflake.llama-cpp-rocm;
+        package = pkgs.hwflake.rocm-gfx906.llama-cpp;
         gguf.repo = "Qwen/Qwen2.5-Coder-7B-Instruct-GGUF:Q4_K_M";
         host = "127.0.0.1";
         port = 8000;

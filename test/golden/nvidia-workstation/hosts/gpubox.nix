@@ -2,17 +2,14 @@
 { pkgs, ... }:
 {
   services.hwflake = {
-    overlays = [ (import ../overlays/default.nix) ];
-    cudaCapabilities = [
-      "8.6"
-      "8.9"
-    ];
+    # The engines' own package sets (pkgs.hwflake.<set>); the host's packages stay stock.
+    buildSets = import ../build-sets.nix;
     instances = {
       # vllm on cuda (rtx0, rtx1): vLLM's CUDA kernels cover compute capability 8.9 (7.5 or higher)
       chat = {
         enable = true;
         engine = "vllm";
-        package = pkgs.hwflake.vllm-cuda;
+        package = pkgs.hwflake.cuda-sm89.vllm;
         model = "Qwen/Qwen2.5-32B-Instruct-AWQ";
         host = "0.0.0.0";
         port = 8000;
@@ -32,7 +29,7 @@
       embed = {
         enable = true;
         engine = "llama-cpp";
-        package = pkgs.hwflake.llama-cpp-cuda;
+        package = pkgs.hwflake.cuda-sm86.llama-cpp;
         gguf.repo = "nomic-ai/nomic-embed-text-v1.5-GGUF:Q8_0";
         host = "127.0.0.1";
         port = 8001;

@@ -8,9 +8,18 @@
 #
 # Nothing here builds: "derivations" are attribute sets that record the arguments they were
 # called with (`args`) and the attributes given to mkDerivation (`env`, ...).
+#
+# Like nixpkgs, `pkgs.path` is the folder of this file, so `import pkgs.path { ... }` makes a
+# new package set; the arguments are those of nixpkgs' pkgs/top-level/default.nix
+# (localSystem, system, crossSystem, config, overlays, crossOverlays). `lib` is the one extra:
+# the pinned nixpkgs lib, passed by the tests or found through $NIXPKGS_LIB on re-import.
 {
-  lib,
+  lib ? import (/. + builtins.getEnv "NIXPKGS_LIB"),
+  localSystem ? null,
+  system ? null,
+  crossSystem ? null,
   overlays ? [ ],
+  crossOverlays ? [ ],
   config ? { },
 }:
 let
@@ -23,11 +32,29 @@ let
   }
   // config;
 
+  # A store path that changes with the arguments, the build environment and the package set's
+  # config (as CUDA capabilities do in nixpkgs), so two references to one derivation have one
+  # path and differently built ones differ.
+  storePath =
+    attrs:
+    "${builtins.storeDir}/"
+    + builtins.substring 0 32 (
+      builtins.hashString "sha256" (builtins.toJSON [
+        (attrs.pname or "")
+        (attrs.args or { })
+        (attrs.env or { })
+        (removeAttrs fullConfig [ "allowUnfreePredicate" ])
+      ])
+    )
+    + "-${attrs.pname or "fake"}";
+
   # stdenv.mkDerivation: keeps its attributes and supports overrideAttrs (old: { ... }).
   mkDerivation =
     attrs:
     attrs
     // {
+      type = "derivation";
+      outPath = storePath attrs;
       overrideAttrs = f: mkDerivation (attrs // f attrs);
     };
 
@@ -39,16 +66,33 @@ let
       overridePythonAttrs = f: buildPythonPackage (attrs // f attrs);
     };
 
+  platform = {
+    system = "x86_64-linux";
+    isDarwin = false;
+    isLinux = true;
+    isAarch64 = false;
+  };
+
+  # The script writers the module library uses (shared with the module tests' stand-in).
+  writers = import ../fake-pkgs.nix { inherit lib; };
+
   base = final: {
     inherit lib;
+    inherit (writers)
+      bash
+      coreutils
+      writeShellApplication
+      writeShellScript
+      ;
+    writeText = name: text: { inherit name text; };
     config = fullConfig;
+    path = ./.;
+    # How this set was made, for tests of re-imports.
+    importedWith = { inherit localSystem crossSystem system; };
 
     stdenv = {
-      hostPlatform = {
-        isDarwin = false;
-        isLinux = true;
-        isAarch64 = false;
-      };
+      hostPlatform = platform;
+      buildPlatform = platform;
       inherit mkDerivation;
     };
     buildGoModule = mkDerivation;
@@ -72,6 +116,21 @@ let
     rocmPackages = lib.makeScope final.newScope (self: {
       clr = self.callPackage ./pkgs/clr.nix { };
     });
+
+    # An unfree package under one of the CUDA licences, and one under another unfree licence,
+    # for the build sets' allowUnfreePredicate (licence records as in nixpkgs lib/licenses.nix).
+    cudaUnfreeSample = {
+      meta.license = {
+        shortName = "CUDA EULA";
+        free = false;
+      };
+    };
+    otherUnfreeSample = {
+      meta.license = {
+        shortName = "unfree";
+        free = false;
+      };
+    };
 
     llama-cpp = final.callPackage ./pkgs/llama-cpp.nix { };
     ollama = final.callPackage ./pkgs/ollama.nix { };
