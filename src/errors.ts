@@ -33,6 +33,16 @@ export class ProfileError extends UserError {
   }
 }
 
+/** A fleet (a folder of profiles plus fleet.yaml) that does not fit together; names the file and field. */
+export class FleetError extends UserError {
+  override name = "FleetError";
+  constructor(
+    readonly issues: readonly (Issue & { readonly file: string })[],
+  ) {
+    super(`invalid fleet\n${issues.map((i) => `  ✘ ${i.file}: ${i.path || "(document)"}: ${i.message}`).join("\n")}`);
+  }
+}
+
 /** Input that could not be read or detected (missing file, unreadable capture folder). Exit 2. */
 export class DetectError extends UserError {
   override name = "DetectError";

@@ -1,6 +1,6 @@
 /** Human-readable plan output for `hwflake plan` and the end of `hwflake generate`. */
 import { ENGINE_LABEL } from "../plan/index.js";
-import type { BuildSet, Finding, NixValue, Plan } from "../plan/types.js";
+import type { BuildSet, Finding, FleetBuildSet, FleetPlan, NixValue, Plan } from "../plan/types.js";
 import { nixAttrName, nixString } from "../render/nix.js";
 import { forecastTotal, hoursText } from "../render/render.js";
 
@@ -45,8 +45,9 @@ export function formatFinding(f: Finding): string {
 }
 
 /** One build set: its config, what it builds for whom, and what that costs before anything runs. */
-export function formatSet(set: BuildSet): string[] {
-  const out = [`  hwflake.${set.name}  (${set.instances.join(", ")})`, `    config: ${inlineNix(set.config.value)}`];
+export function formatSet(set: BuildSet | FleetBuildSet): string[] {
+  const who = "hosts" in set ? `${set.system}; hosts ${set.hosts.join(", ")}; ${set.instances.length} instance(s)` : set.instances.join(", ");
+  const out = [`  hwflake.${set.name}  (${who})`, `    config: ${inlineNix(set.config.value)}`];
   if (set.rocmGpuTargets) out.push(`    ROCm scope: clr localGpuTargets = ${inlineNix(set.rocmGpuTargets.value)}`);
   if (set.allowUnfreeLicenses) out.push(`    unfree allowed: ${set.allowUnfreeLicenses.value.join(", ")} (this set only)`);
   out.push(`    ${wrap(set.config.reason, "    ")}`);
@@ -58,10 +59,10 @@ export function formatSet(set: BuildSet): string[] {
   const f = set.forecast;
   if (f.compiles.length === 0) out.push(`    ${wrap(`forecast: nothing heavy compiles; ${f.cache}`, "      ")}`);
   else {
-    out.push(`    ${wrap(`forecast: compiling before the first start takes ${forecastTotal(set)}; ${f.cache}`, "      ")}`);
+    out.push(`    ${wrap(`forecast (compiling before the first start): ${forecastTotal(set)}; ${f.cache}`, "      ")}`);
     for (const c of f.compiles)
       out.push(
-        `      - ${wrap(`${c.what}: ${hoursText(c.hours)}${c.diskGB === null ? "" : `, ~${c.diskGB} GB`} (${c.assumes}; ${c.sources.map((s) => s.ref).join("; ")})`, "        ")}`,
+        `      - ${wrap(`${c.what}: ${hoursText(c.hours)}${c.diskGB === null ? "" : `, ~${c.diskGB} GB`} (${[c.assumes, ...c.sources.map((s) => s.ref)].join("; ")})`, "        ")}`,
       );
   }
   return out;
@@ -122,6 +123,38 @@ export function formatPlan(plan: Plan, profileModel?: string): string {
   }
   out.push(
     plan.refused
+      ? "Refused: fix the errors above (or accept them explicitly where the fix says so); nothing was generated."
+      : "OK: nothing in this plan is known to fail on this hardware.",
+  );
+  return `${out.join("\n")}\n`;
+}
+
+/** A fleet as text: each host in one line, each build set once with its forecast, the problems. */
+export function formatFleet(fleet: FleetPlan): string {
+  const out: string[] = [`hwflake plan for the ${fleet.name} fleet (${fleet.hosts.length} hosts)`, "", "Hosts"];
+  const rows = [["  HOST", "SYSTEM", "INSTANCES", "BUILD SETS", "PLAN"]];
+  for (const h of fleet.hosts)
+    rows.push([
+      `  ${h.host}`,
+      h.system,
+      h.instances.map((i) => i.name).join(",") || "-",
+      [...new Set(h.instances.map((i) => i.buildSet))].join(",") || "-",
+      h.refused ? "refused" : "ok",
+    ]);
+  out.push(...table(rows), "");
+  if (fleet.buildSets.length) {
+    out.push("Build sets (build-sets.nix: one package set per system and hardware class, built once for the fleet)");
+    for (const set of fleet.buildSets) out.push(...formatSet(set));
+    out.push("");
+  }
+  const problems = fleet.hosts.flatMap((h) => h.findings.filter((f) => f.severity !== "info").map((f) => ({ host: h.host, f })));
+  if (problems.length) {
+    out.push("Findings (errors and warnings; `hwflake plan --profile` shows a host's in full)");
+    for (const { host, f } of problems) out.push(`  ${host}:`, formatFinding(f));
+    out.push("");
+  }
+  out.push(
+    fleet.refused
       ? "Refused: fix the errors above (or accept them explicitly where the fix says so); nothing was generated."
       : "OK: nothing in this plan is known to fail on this hardware.",
   );

@@ -8,11 +8,12 @@ import { fileURLToPath } from "node:url";
 import yargs from "yargs";
 import { EXIT, RefusedError, UserError, DetectError } from "../errors.js";
 import { parseProfileText, profileJsonSchemaText, validateProfile, type Profile } from "../profile/index.js";
-import { planHost } from "../plan/index.js";
-import { DEFAULT_NIXPKGS_URL, renderFiles } from "../render/render.js";
+import { planFleet, planHost } from "../plan/index.js";
+import { DEFAULT_NIXPKGS_URL, renderFiles, renderFleet } from "../render/render.js";
+import { loadFleet } from "./fleet.js";
 import { writeFiles } from "../write/write.js";
 import { captureHost, detectFromDir, detectLive, type DetectResult } from "../detect/index.js";
-import { formatPlan } from "./format.js";
+import { formatFleet, formatPlan } from "./format.js";
 import { writeProfileFile } from "../write/profile.js";
 import { stringify as toYaml } from "yaml";
 
@@ -87,6 +88,7 @@ export async function runCli(argv: readonly string[], io: CliIO = processIO): Pr
       (y) =>
         y
           .options(profileOptions)
+          .option("fleet", { type: "string", describe: "A folder with one profile per host (and optionally fleet.yaml): one flake for all" })
           .option("out", { type: "string", alias: "o", demandOption: true, describe: "Output folder" })
           .option("check", { type: "boolean", default: false, describe: "Write nothing; exit 1 and list the files that differ" })
           .option("force", { type: "boolean", default: false, describe: "Overwrite files hwflake did not generate" })
@@ -96,13 +98,30 @@ export async function runCli(argv: readonly string[], io: CliIO = processIO): Pr
           })
           .option("nixpkgs-url", { type: "string", default: DEFAULT_NIXPKGS_URL, describe: "Flake URL of nixpkgs" }),
       async (a) => {
-        const { profile, model } = await profileFrom(a);
-        const plan = planHost(profile);
-        if (plan.refused) {
-          io.err(formatPlan(plan, model));
-          throw new RefusedError(`plan for "${plan.host}" refused; nothing was written`);
+        const opts = { hwflakeUrl: a["hwflake-url"], nixpkgsUrl: a["nixpkgs-url"] };
+        let files;
+        let summary: string;
+        if (a.fleet) {
+          const loaded = await loadFleet(a.fleet);
+          const fleet = planFleet(loaded.name, loaded.hosts);
+          if (fleet.refused) {
+            io.err(formatFleet(fleet));
+            throw new RefusedError(`plan for the ${fleet.name} fleet refused; nothing was written`);
+          }
+          files = renderFleet(fleet, opts);
+          const n = fleet.hosts.reduce((k, h) => k + h.instances.length, 0);
+          summary = `✓ ${n} instance(s) on ${fleet.hosts.length} host(s), ${fleet.buildSets.length} build set(s) in ${a.out}\n`;
+        } else {
+          const { profile, model } = await profileFrom(a);
+          const plan = planHost(profile);
+          if (plan.refused) {
+            io.err(formatPlan(plan, model));
+            throw new RefusedError(`plan for "${plan.host}" refused; nothing was written`);
+          }
+          files = renderFiles(plan, opts);
+          const warnings = plan.findings.filter((f) => f.severity !== "info").length;
+          summary = `✓ ${plan.instances.length} instance(s) for host "${plan.host}" in ${a.out}${warnings ? ` (${warnings} warning(s): see README.md or hwflake plan)` : ""}\n`;
         }
-        const files = renderFiles(plan, { hwflakeUrl: a["hwflake-url"], nixpkgsUrl: a["nixpkgs-url"] });
         const outDir = resolve(a.out);
         const report = await writeFiles(files, { outDir, check: a.check, force: a.force });
         if (a.check) {
@@ -112,17 +131,30 @@ export async function runCli(argv: readonly string[], io: CliIO = processIO): Pr
           } else io.out(`✓ ${files.length} file(s) up to date in ${a.out}\n`);
           return;
         }
-        for (const f of report.written) io.out(`  wrote     ${f}\n`);
-        for (const f of report.unchanged) io.out(`  unchanged ${f}\n`);
-        const warnings = plan.findings.filter((f) => f.severity !== "info").length;
-        io.out(`✓ ${plan.instances.length} instance(s) for host "${plan.host}" in ${a.out}${warnings ? ` (${warnings} warning(s): see README.md or hwflake plan)` : ""}\n`);
+        // A fleet writes thousands of files: list them only when there are few.
+        if (files.length <= 50) {
+          for (const f of report.written) io.out(`  wrote     ${f}\n`);
+          for (const f of report.unchanged) io.out(`  unchanged ${f}\n`);
+        } else io.out(`  wrote ${report.written.length}, unchanged ${report.unchanged.length}\n`);
+        io.out(summary);
       },
     )
     .command(
       "plan",
       "Show what hwflake would build and run for a profile, and why",
-      (y) => y.options(profileOptions).option("json", { type: "boolean", default: false, describe: "Print the plan as JSON" }),
+      (y) =>
+        y
+          .options(profileOptions)
+          .option("fleet", { type: "string", describe: "Plan a folder of host profiles as one fleet" })
+          .option("json", { type: "boolean", default: false, describe: "Print the plan as JSON" }),
       async (a) => {
+        if (a.fleet) {
+          const loaded = await loadFleet(a.fleet);
+          const fleet = planFleet(loaded.name, loaded.hosts);
+          io.out(a.json ? `${JSON.stringify(fleet, null, 2)}\n` : formatFleet(fleet));
+          if (fleet.refused) code = EXIT.refused;
+          return;
+        }
         const { profile, model } = await profileFrom(a);
         const plan = planHost(profile);
         io.out(a.json ? `${JSON.stringify(plan, null, 2)}\n` : formatPlan(plan, model));

@@ -41,7 +41,8 @@ export function cpuBuildSet(p: Profile): BuildSetRecipe {
     };
   };
   return {
-    name: "cpu",
+    // The vLLM build differs on CPUs without AVX-512, so such hosts get a set of their own.
+    name: avx512Off ? "cpu-no-avx512" : "cpu",
     config: {
       value: { cudaSupport: false, rocmSupport: false },
       reason: "CUDA and ROCm off, nixpkgs' defaults: the set's packages are the ones nixpkgs builds, whatever the host's own config says",

@@ -182,3 +182,25 @@ export interface Plan {
   /** True when an error finding was not accepted: generate refuses (exit 1). */
   readonly refused: boolean;
 }
+
+/** A build set as the fleet shares it: one per system and class, used by several hosts. */
+export interface FleetBuildSet extends Omit<BuildSet, "instances"> {
+  readonly system: Plan["system"];
+  /** Hosts with an instance on this set, sorted. */
+  readonly hosts: readonly string[];
+  /** Instances on this set as "host/instance", sorted. */
+  readonly instances: readonly string[];
+}
+
+/** Everything decided for a folder of host profiles (a single host is a fleet of one). */
+export interface FleetPlan {
+  readonly version: 1;
+  /** Name for messages and markers: the fleet folder's name, or the host of a fleet of one. */
+  readonly name: string;
+  /** Each host's own plan, sorted by host name. */
+  readonly hosts: readonly Plan[];
+  /** The build sets across hosts, one per (system, class), sorted by name then system. */
+  readonly buildSets: readonly FleetBuildSet[];
+  /** True when any host's plan was refused. */
+  readonly refused: boolean;
+}

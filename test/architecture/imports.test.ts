@@ -25,8 +25,9 @@ const ALLOWED: Record<string, readonly string[]> = {
   profile: ["errors", "knowledge"],
   detect: ["errors", "profile", "knowledge"],
   plan: ["errors", "profile", "knowledge"],
-  // render writes files as data; the marker text and the file type live with the writer.
-  render: ["errors", "plan/types", "write/marker", "write/write"],
+  // render writes files as data; the marker text and the file type live with the writer. A
+  // single host renders as a fleet of one, merged by the plan stage's pure fleet-merge.
+  render: ["errors", "plan/types", "plan/fleet-merge", "write/marker", "write/write"],
   write: ["errors"],
   cli: ["errors", "profile", "detect", "plan", "render", "write", "knowledge"],
   index: ["errors", "profile", "detect", "plan", "render", "write", "cli"],

@@ -51,7 +51,7 @@ describe("hwflake plan", () => {
     expect(r.out).toContain("llama-cpp = llama-cpp.override");
     expect(r.out).toContain('clr localGpuTargets = [ "gfx906" ]');
     // The forecast: what compiles, roughly how long, and why it is not in the cache.
-    expect(flat).toMatch(/forecast: compiling before the first start takes roughly 1\.5–3 h, up to ~35 GB of disk, plus llama\.cpp \(HIP\) \(no recorded figure\)/);
+    expect(flat).toMatch(/forecast \(compiling before the first start\): roughly 1\.5–3 h, up to ~35 GB of disk, no recorded figure for llama\.cpp \(HIP\)/);
     expect(flat).toMatch(/builds narrowed to gfx906 are in no public cache/);
   });
   it("--json is the stable plan document", async () => {
@@ -217,5 +217,48 @@ describe("hwflake detect and capture", () => {
     const r = await run("generate", "--from", join(ROOT, "test", "fixtures", "machines", "gpu-amd-mi50-x8-gfx906"), "--out", join(tmp(), "o"));
     expect(r.code).toBe(2);
     expect(r.err).toContain("system: unknown");
+  });
+});
+
+describe("hwflake --fleet", () => {
+  const LAB = join(ROOT, "examples", "fleet-lab");
+  it("plan --fleet --json lists every host's plan and the fleet's build sets", async () => {
+    const r = await run("plan", "--fleet", LAB, "--json");
+    expect(r.code).toBe(0);
+    const fleet = JSON.parse(r.out);
+    expect(fleet.hosts.map((h: { host: string }) => h.host)).toEqual(["l", "node1", "node2", "xeon-2s"]);
+    expect(fleet.buildSets.map((s: { name: string; hosts: string[] }) => [s.name, s.hosts])).toEqual(expect.arrayContaining([["rocm-gfx906", ["l"]]]));
+  });
+  it("generate --fleet writes one flake: a module per host, the library and the build sets once", async () => {
+    const out = join(tmp(), "lab");
+    const r = await run("generate", "--fleet", LAB, "--out", out);
+    expect(r.code).toBe(0);
+    expect(readdirSync(out).sort()).toEqual(["README.md", "build-sets.nix", "flake.nix", "hosts", "modules"]);
+    expect(readdirSync(join(out, "hosts")).sort()).toEqual(["l.nix", "node1.nix", "node2.nix", "xeon-2s.nix"]);
+    expect(readFileSync(join(out, "flake.nix"), "utf8")).toContain('node2 = hostModule "node2";');
+    expect((await run("generate", "--fleet", LAB, "--out", out, "--check")).code).toBe(0);
+  });
+  it("a bad profile in the folder: exit 2 naming the file and field, nothing written", async () => {
+    const dir = tmp();
+    writeFileSync(join(dir, "a.yaml"), readFileSync(SEED, "utf8"));
+    writeFileSync(join(dir, "b.yaml"), "version: 1\nhost: b\nsystem: x86_64-linux\nacclerators: []\n");
+    const out = join(dir, "out");
+    const r = await run("generate", "--fleet", dir, "--out", out);
+    expect(r.code).toBe(2);
+    expect(r.err).toContain(`${join(dir, "b.yaml")}: acclerators: unknown key "acclerators"`);
+    expect(existsSync(out)).toBe(false);
+  });
+  it("two profiles with one host name: exit 2 naming both files", async () => {
+    const dir = tmp();
+    writeFileSync(join(dir, "a.yaml"), readFileSync(SEED, "utf8"));
+    writeFileSync(join(dir, "b.yaml"), readFileSync(SEED, "utf8"));
+    const r = await run("plan", "--fleet", dir);
+    expect(r.code).toBe(2);
+    expect(r.err).toContain(`${join(dir, "b.yaml")}: host: "l" is also the host of ${join(dir, "a.yaml")}`);
+  });
+  it("a folder without profiles is exit 2", async () => {
+    const r = await run("plan", "--fleet", tmp());
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/no host profiles/);
   });
 });

@@ -325,7 +325,7 @@ in ${select}`;
         packages: { [system]: outputsOf(plan) },
         checks: {
           [system]: {
-            "host-units": {
+            [`units-${plan.host}`]: {
               name: `hwflake-${plan.host}-units.json`,
               units: plan.instances.map((i) => `hwflake-${i.name}`).sort(),
             },
@@ -338,7 +338,7 @@ in ${select}`;
       const plan = rocmLlamaPlan();
       const got = (await evalFlake(
         plan,
-        `{ inputs = builtins.attrNames flake.inputs; units = builtins.attrNames (builtins.fromJSON outputs.checks.${plan.system}.host-units.text); }`,
+        `{ inputs = builtins.attrNames flake.inputs; units = builtins.attrNames (builtins.fromJSON outputs.checks.${plan.system}.units-${plan.host}.text); }`,
         RENDER_OPTS_INPUT,
       )) as Record<string, unknown>;
       expect(got).toEqual({ inputs: ["hwflake", "nixpkgs"], units: ["hwflake-chat"] });
@@ -348,7 +348,7 @@ in ${select}`;
       const plan = rocmLlamaPlan();
       const got = (await evalFlake(
         plan,
-        `{ units = builtins.fromJSON outputs.checks.${plan.system}.host-units.text; pkg = "\${outputs.packages.${plan.system}.llama-cpp-rocm-gfx906}"; }`,
+        `{ units = builtins.fromJSON outputs.checks.${plan.system}.units-${plan.host}.text; pkg = "\${outputs.packages.${plan.system}.llama-cpp-rocm-gfx906}"; }`,
       )) as { units: Record<string, { ExecStart: string; environment: Record<string, string> }>; pkg: string };
       expect(Object.keys(got.units)).toEqual(["hwflake-chat"]);
       const unit = got.units["hwflake-chat"]!;

@@ -12,74 +12,103 @@
       nixpkgs,
     }:
     let
-      system = "x86_64-linux";
+      inherit (nixpkgs) lib;
       # hwflake's module library: the generated copy beside this file (hwflake generate rewrites it).
       modules = ./modules;
-      hwflakeLib = import (modules + "/lib") { inherit (nixpkgs) lib; };
-      # Only the build sets' engines come from this package set; nothing else in it changes.
-      pkgs = import nixpkgs {
-        inherit system;
-        overlays = [ self.overlays.default ];
+      hwflakeLib = import (modules + "/lib") { inherit lib; };
+      # Every host: its system, its generated module and the units its instances become.
+      hosts = {
+        mixed = {
+          module = ./hosts/mixed.nix;
+          system = "x86_64-linux";
+          units = [
+            "hwflake-big"
+            "hwflake-chat-a"
+            "hwflake-chat-b"
+          ];
+        };
       };
-      # The whole host: hwflake's module library plus the options generated for this host.
-      hostModule = {
+      # Only the build sets' engines come from this package set; nothing else in it changes.
+      pkgsFor =
+        system:
+        import nixpkgs {
+          inherit system;
+          overlays = [ self.overlays.default ];
+        };
+      # A whole host: hwflake's module library plus the options generated for it.
+      hostModule = name: {
         imports = [
           modules
-          ./hosts/mixed.nix
+          hosts.${name}.module
         ];
       };
+      # Evaluates (never builds) a NixOS system made of the host's module, then writes each
+      # instance's unit command line and environment to a small file. Passing proves that the
+      # module library accepts every generated option, that the build sets' override arguments
+      # are accepted by nixpkgs (computing ExecStart needs the package's store path), and that
+      # a unit exists for every instance. The string context is dropped so the check does not
+      # depend on building the engines; `nix build .#<name>` does that.
+      unitsCheck =
+        name:
+        let
+          host = hosts.${name};
+          nixos = lib.nixosSystem {
+            modules = [
+              (hostModule name)
+              {
+                nixpkgs.hostPlatform = host.system;
+                boot.loader.grub.enable = false;
+                fileSystems."/" = {
+                  device = "none";
+                  fsType = "tmpfs";
+                };
+                system.stateVersion = lib.trivial.release;
+              }
+            ];
+          };
+          unit = unitName: {
+            inherit (nixos.config.systemd.services.${unitName}) environment;
+            inherit (nixos.config.systemd.services.${unitName}.serviceConfig) ExecStart;
+          };
+        in
+        (pkgsFor host.system).writeText "hwflake-${name}-units.json" (
+          builtins.unsafeDiscardStringContext (builtins.toJSON (lib.genAttrs host.units unit))
+        );
     in
     {
       # Adds pkgs.hwflake.<set> (one package set per hardware class) and nothing else.
       overlays.default = hwflakeLib.buildSetsOverlay (import ./build-sets.nix);
 
       nixosModules = {
-        default = hostModule;
-        mixed = hostModule;
+        default = hostModule "mixed";
+        mixed = hostModule "mixed";
       };
 
-      packages.${system} = {
-        vllm-cuda-sm90 = pkgs.hwflake.cuda-sm90.vllm;
-        vllm-rocm-gfx1100 = pkgs.hwflake.rocm-gfx1100.vllm;
+      # Every engine package of every build set, per system: <engine>-<set>.
+      packages = lib.mapAttrs (
+        system: outputs:
+        let
+          pkgs = pkgsFor system;
+        in
+        lib.mapAttrs (_: o: pkgs.hwflake.${o.set}.${o.engine}) outputs
+      ) {
+        x86_64-linux = {
+          vllm-cuda-sm90 = {
+            engine = "vllm";
+            set = "cuda-sm90";
+          };
+          vllm-rocm-gfx1100 = {
+            engine = "vllm";
+            set = "rocm-gfx1100";
+          };
+        };
       };
 
-      checks.${system} = {
-        # Evaluates (never builds) a NixOS system made of hostModule, then writes each
-        # instance's unit command line and environment to a small file. Passing proves that
-        # the module library accepts every generated option, that the build sets' override
-        # arguments are accepted by nixpkgs (computing ExecStart needs the package's store
-        # path), and that a unit exists for every instance. The string context is dropped so
-        # the check does not depend on building the engines; `nix build .#<name>` does that.
-        host-units =
-          let
-            nixos = nixpkgs.lib.nixosSystem {
-              modules = [
-                hostModule
-                {
-                  nixpkgs.hostPlatform = system;
-                  boot.loader.grub.enable = false;
-                  fileSystems."/" = {
-                    device = "none";
-                    fsType = "tmpfs";
-                  };
-                  system.stateVersion = nixpkgs.lib.trivial.release;
-                }
-              ];
-            };
-            unit = name: {
-              inherit (nixos.config.systemd.services.${name}) environment;
-              inherit (nixos.config.systemd.services.${name}.serviceConfig) ExecStart;
-            };
-          in
-          pkgs.writeText "hwflake-mixed-units.json" (
-            builtins.unsafeDiscardStringContext (
-              builtins.toJSON (nixpkgs.lib.genAttrs [
-                "hwflake-big"
-                "hwflake-chat-a"
-                "hwflake-chat-b"
-              ] unit)
-            )
-          );
+      # One evaluation check per host, under the host's system: units-<host>.
+      checks = lib.mapAttrs (
+        _: names: lib.listToAttrs (map (name: lib.nameValuePair "units-${name}" (unitsCheck name)) names)
+      ) {
+        x86_64-linux = [ "mixed" ];
       };
     };
 }

@@ -9,7 +9,7 @@
       chat = {
         enable = true;
         engine = "vllm";
-        package = pkgs.hwflake.cpu.vllm;
+        package = pkgs.hwflake.cpu-no-avx512.vllm;
         model = "Qwen/Qwen2.5-1.5B-Instruct";
         host = "127.0.0.1";
         port = 8000;
@@ -22,7 +22,7 @@
       small = {
         enable = true;
         engine = "llama-cpp";
-        package = pkgs.hwflake.cpu.llama-cpp;
+        package = pkgs.hwflake.cpu-no-avx512.llama-cpp;
         gguf.file = "/var/lib/models/qwen2.5-0.5b-instruct-q8_0.gguf";
         host = "127.0.0.1";
         port = 8081;

@@ -1,0 +1,133 @@
+/** What the generated README.md shows: decisions, build sets, the forecast, findings, next steps. */
+import type { Finding, FleetPlan, Severity } from "../plan/types.js";
+import { compareCodePoints, nixAttrName } from "./nix.js";
+import { deviceText, forecastLine, hoursText, modelText, oneLineNix, outputName, sourcesText } from "./text.js";
+
+const SEVERITY_ORDER: Readonly<Record<Severity, number>> = { error: 0, warning: 1, info: 2 };
+
+function sortFindings<F extends Finding>(findings: readonly F[]): F[] {
+  return [...findings].sort(
+    (a, b) =>
+      SEVERITY_ORDER[a.severity] - SEVERITY_ORDER[b.severity] ||
+      compareCodePoints(a.code, b.code) ||
+      compareCodePoints(a.subject, b.subject) ||
+      compareCodePoints(a.message, b.message),
+  );
+}
+
+/** The README template's context for a fleet (one host is a fleet of one). */
+export function readmeContext(fleet: FleetPlan, hwflakeUrl: string | null): object {
+  const one = fleet.hosts.length === 1;
+  const first = fleet.hosts[0]!;
+  const outputs = [...new Set(fleet.buildSets.flatMap((s) => s.packages.map((p) => outputName(s.name, p.engine))))].sort(compareCodePoints);
+  const buildCommands = ["nix flake check", ...outputs.map((o) => `nix build .#${o}`)].join("\n");
+  const input = nixAttrName(`${fleet.name}-llm`);
+  const module = one ? "default" : "<host>";
+  const flakeUsage = [
+    "{",
+    `  inputs.${input}.url = "path:/path/to/this/folder";`,
+    "",
+    "  outputs =",
+    "    { nixpkgs, ... }@inputs:",
+    "    {",
+    `      nixosConfigurations.${one ? nixAttrName(first.host) : "<host>"} = nixpkgs.lib.nixosSystem {`,
+    "        modules = [",
+    "          ./configuration.nix",
+    `          inputs.${input}.nixosModules.${module}`,
+    "        ];",
+    "      };",
+    "    };",
+    "}",
+  ].join("\n");
+  const classicUsage = [
+    "{",
+    "  imports = [",
+    hwflakeUrl ? "    <hwflake/modules>" : "    ./path/to/this/folder/modules",
+    `    ./path/to/this/folder/hosts/${one ? first.host : "<host>"}.nix`,
+    "  ];",
+    "}",
+  ].join("\n");
+  const instances = fleet.hosts.flatMap((h) =>
+    [...h.instances]
+      .sort((a, b) => compareCodePoints(a.name, b.name))
+      .map((i) => ({
+        host: h.host,
+        name: i.name,
+        engine: i.engine,
+        device: deviceText(i),
+        package: `pkgs.hwflake.${i.buildSet}.${i.engine}`,
+        model: modelText(i),
+        endpoint: `${i.listen}:${i.port}`,
+        reason: i.engineDecision.reason,
+        sources: sourcesText(i.engineDecision.sources),
+      })),
+  );
+  const findings = fleet.hosts.flatMap((h) => sortFindings(h.findings).map((f) => ({ ...f, host: h.host })));
+
+  return {
+    title: one ? first.host : `the ${fleet.name} fleet`,
+    host: first.host,
+    system: first.system,
+    fleet: !one,
+    hostCount: String(fleet.hosts.length),
+    refused: fleet.refused,
+    hosts: fleet.hosts.map((h) => ({
+      host: h.host,
+      system: h.system,
+      instances: h.instances.length ? h.instances.map((i) => i.name).join(", ") : "-",
+      sets: [...new Set(h.instances.map((i) => i.buildSet))].sort(compareCodePoints).join(", ") || "-",
+      refused: h.refused ? "refused" : "ok",
+    })),
+    instances,
+    hasInstances: instances.length > 0,
+    sets: fleet.buildSets.map((s) => ({
+      name: s.name,
+      system: s.system,
+      backend: s.backend,
+      targets: s.targets.length ? s.targets.join(", ") : "-",
+      config: oneLineNix(s.config.value),
+      instances: one ? s.instances.map((i) => i.slice(i.indexOf("/") + 1)).join(", ") : s.instances.join(", "),
+      hosts: s.hosts.join(", "),
+      packages: s.packages.map((p) => p.engine).join(", "),
+      forecast: forecastLine(s),
+    })),
+    packages: fleet.buildSets.flatMap((s) =>
+      s.packages.map((p) => ({
+        name: outputName(s.name, p.engine),
+        set: s.name,
+        system: s.system,
+        base: p.base,
+        args: Object.keys(p.args).length > 0 ? oneLineNix(p.args) : "-",
+        env: Object.keys(p.env).length > 0 ? oneLineNix(p.env) : "-",
+        reason: p.reason,
+        sources: sourcesText(p.sources),
+      })),
+    ),
+    forecast: fleet.buildSets.flatMap((s) =>
+      s.forecast.compiles.map((c) => ({
+        set: s.name,
+        system: s.system,
+        what: c.what,
+        hours: hoursText(c.hours),
+        disk: c.diskGB === null ? "-" : `~${c.diskGB} GB`,
+        assumes: c.assumes,
+        sources: sourcesText(c.sources),
+      })),
+    ),
+    hasSets: fleet.buildSets.length > 0,
+    hasForecast: fleet.buildSets.some((s) => s.forecast.compiles.length > 0),
+    findings: findings.map((f) => ({
+      host: f.host,
+      severity: f.severity,
+      code: f.code,
+      subject: f.subject,
+      message: f.message,
+      fix: f.fix ?? "-",
+      source: f.source === "" ? "-" : f.source,
+    })),
+    hasFindings: findings.length > 0,
+    buildCommands,
+    flakeUsage,
+    classicUsage,
+  };
+}
