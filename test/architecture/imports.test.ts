@@ -62,6 +62,28 @@ describe("stage boundaries", () => {
     expect(offenders).toEqual([]);
   });
 
+  it("every accelerator family's knowledge file has its detector beside it in detect/accelerators/", () => {
+    const families = (dir: string) =>
+      readdirSync(join(SRC, dir))
+        .filter((f) => f.endsWith(".ts") && f !== "index.ts")
+        .map((f) => f.replace(/\.ts$/, ""));
+    const knowledge = families("knowledge/accelerators");
+    expect(knowledge.length).toBeGreaterThan(0);
+    expect(families("detect/accelerators")).toEqual(expect.arrayContaining(knowledge));
+  });
+
+  it("a family detector imports no other family's detector, and parsers import only parsers", () => {
+    const families = new Set(all.filter((f) => f.rel.startsWith("knowledge/accelerators/") && !f.rel.endsWith("/index.ts")).map((f) => f.rel.split("/").pop()!));
+    for (const f of all.filter((x) => x.rel.startsWith("detect/accelerators/") && families.has(x.rel.split("/").pop()!))) {
+      const siblings = [...f.text.matchAll(/(?:^|\n)\s*(?:import|export)[^"';]*?from\s+"\.\/([^"]+)\.js"/g)].map((m) => `${m[1]}.ts`);
+      expect(siblings.filter((s) => families.has(s)), `${f.rel} imports another family's detector`).toEqual([]);
+    }
+    for (const f of all.filter((x) => x.rel.startsWith("detect/parsers/"))) {
+      const specs = [...f.text.matchAll(/(?:^|\n)\s*(?:import|export)[^"';]*?from\s+"([^"]+)"/g)].map((m) => m[1]!);
+      expect(specs.filter((s) => !s.startsWith("./")), `${f.rel} imports outside the parsers`).toEqual([]);
+    }
+  });
+
   it("nothing but the library entry imports the CLI", () => {
     const importers = all.filter((f) => !f.rel.startsWith("cli/") && /from\s+"[./]*cli\//.test(f.text)).map((f) => f.rel);
     expect(importers).toEqual(["index.ts"]);
