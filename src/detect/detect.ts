@@ -31,7 +31,10 @@ export function detectFromFiles(files: CaptureFiles, opts: DetectOptions = {}): 
   const cpuUnknown = ["vendor", "model", "arch", "flags", "sockets", "coresPerSocket", "threadsPerCore", "numa"]
     .filter((k) => !(k in cpu))
     .map((k) => `cpu.${k}`);
-  (profile.cpu?.numa ?? []).forEach((n, i) => n.memoryMiB === undefined && cpuUnknown.push(`cpu.numa[${i}].memoryMiB`));
+  (profile.cpu?.numa ?? []).forEach((n, i) => {
+    if (n.cpus === undefined) cpuUnknown.push(`cpu.numa[${i}].cpus`);
+    if (n.memoryMiB === undefined) cpuUnknown.push(`cpu.numa[${i}].memoryMiB`);
+  });
   const top = [...(profile.system ? [] : ["system"]), ...cpuUnknown, ...(profile.memory ? [] : ["memory.totalMiB"])];
   if (usableFiles.size === 0 || (rec.facts.filter((f) => f.path !== "host").length === 0 && (profile.accelerators ?? []).length === 0)) {
     rec.msg("capture: no recognised hardware files (proc/cpuinfo, lscpu, meminfo, GPU tools); everything is unknown");

@@ -60,10 +60,33 @@ describe("detectFromFiles: AMD via KFD topology", () => {
       }),
     );
     expect(r.profile.accelerators).toEqual([
-      { kind: "gpu", vendor: "amd", id: "gpu0", arch: "gfx942", memoryMiB: 49152, pciAddress: "0000:26:00.0", index: 0 },
+      { kind: "gpu", vendor: "amd", id: "gpu0", arch: "gfx942", memoryMiB: 49152, pciAddress: "0000:26:00.0", index: 0, partitions: { count: 2 } },
       { kind: "gpu", vendor: "amd", id: "gpu1", arch: "gfx942", pciAddress: "0000:46:00.0", index: 1 },
     ]);
-    expect(r.report.messages.some((m) => /0000:26:00.0: 2 partitions/.test(m))).toBe(true);
+    expect(r.report.messages.some((m) => /0000:26:00.0: 2 partitions of one card.*mode unknown/.test(m))).toBe(true);
+  });
+
+  it("partitions on separate PCI functions sharing unique_id are one card; num_xcc tells the mode", () => {
+    const node = (fn: number, xcc: number) => `simd_count 152\ngfx_target_version 90402\nlocation_id ${0x500 + fn}\ndomain 0\nunique_id 16404946649897475633\nnum_xcc ${xcc}\n`;
+    const two = (xcc: number) =>
+      detectFromFiles(files({ "sys/class/kfd/kfd/topology/nodes/1/properties": node(0, xcc), "sys/class/kfd/kfd/topology/nodes/2/properties": node(1, xcc) })).profile.accelerators;
+    expect(two(4)).toEqual([
+      { kind: "gpu", vendor: "amd", id: "gpu0", arch: "gfx942", pciAddress: "0000:05:00.0", uuid: "GPU-e3aa140f9a5f9e31", partitions: { mode: "DPX", count: 2 } },
+    ]);
+    expect(two(1)?.[0]).toMatchObject({ partitions: { mode: "CPX", count: 2 } });
+  });
+
+  it("NUMA from KFD CPU nodes: counts, not CPU lists; sysfs wins when present", () => {
+    const cpuNode = (n: number, base: number) => `cpu_cores_count ${n}\nsimd_count 0\ncpu_core_id_base ${base}\ngfx_target_version 0\n`;
+    const kfd = { "sys/class/kfd/kfd/topology/nodes/0/properties": cpuNode(96, 0), "sys/class/kfd/kfd/topology/nodes/1/properties": cpuNode(96, 128) };
+    const r = detectFromFiles(files(kfd));
+    expect(r.profile.cpu?.numa).toEqual([
+      { id: 0, cpuCount: 96 },
+      { id: 1, cpuCount: 96 },
+    ]);
+    expect(r.report.unknown).toContain("cpu.numa[0].cpus");
+    const withSysfs = detectFromFiles(files({ ...kfd, "sys/devices/system/node/node0/cpulist": "0-191\n" }));
+    expect(withSysfs.profile.cpu?.numa).toEqual([{ id: 0, cpus: "0-191" }]);
   });
 });
 

@@ -34,7 +34,20 @@ describe("fixture machines", () => {
 });
 
 /** Facts from test/fixtures/README.md, checked independently of the goldens. */
-const README_FACTS: Record<string, { cpu?: Record<string, unknown>; present?: string[]; absent?: string[]; gpus?: number; arch?: string }> = {
+interface ReadmeFacts {
+  cpu?: Record<string, unknown>;
+  present?: string[];
+  absent?: string[];
+  gpus?: number;
+  arch?: string;
+  /** Each GPU's partitions, in order. */
+  partitions?: Array<Record<string, unknown>>;
+  /** The first GPU's uuid. */
+  uuid0?: string;
+  /** cpuCount of each NUMA node, in order. */
+  numa?: number[];
+}
+const README_FACTS: Record<string, ReadmeFacts> = {
   "x86-amd-epyc7451-2s": { cpu: { arch: "znver1", sockets: 2, coresPerSocket: 24, threadsPerCore: 2 }, present: ["avx", "avx2", "fma", "sha_ni"], absent: ["avx512f", "vaes"] },
   "x86-intel-xeon-x7550-64cpu": { cpu: { sockets: 4, coresPerSocket: 8, threadsPerCore: 2, model: "Intel(R) Xeon(R) CPU           X7550  @ 2.00GHz" }, absent: ["avx", "avx2"], present: ["sse4_2"] },
   "aarch64-kunpeng920-2s": { cpu: { arch: "tsv110", sockets: 2, coresPerSocket: 64, threadsPerCore: 1 }, present: ["asimd", "asimddp", "atomics"], absent: ["sve", "sve2", "bf16", "i8mm"] },
@@ -49,12 +62,15 @@ const README_FACTS: Record<string, { cpu?: Record<string, unknown>; present?: st
   "ppc64le-power8nvl-cpuinfo": { cpu: { arch: "power8" } },
   "aarch64-graviton3-cpuinfo": { cpu: { arch: "neoverse-v1" }, present: ["sve", "bf16", "i8mm"], absent: ["sve2"] },
   "x86-amd-epyc7742-2s-lscpu": { cpu: { arch: "znver2", sockets: 2, coresPerSocket: 64, threadsPerCore: 2 } },
-  "gpu-amd-mi300x-x4": { gpus: 4, arch: "gfx942" },
   "gpu-amd-mi50-x8-gfx906": { gpus: 8, arch: "gfx906" },
   "gpu-nvidia-a100-sxm4-80gb-x4": { gpus: 4, arch: "8.0" },
   "gpu-nvidia-h100-sxm-80gb-x8": { gpus: 8, arch: "9.0" },
   "gpu-nvidia-v100-sxm2-16gb-x8": { gpus: 8, arch: "7.0" },
   "ppc64le-power9-cpuinfo": { cpu: { arch: "power9" } },
+  "gpu-amd-mi300x-x8-cpx-kfd": { gpus: 8, arch: "gfx942", partitions: [8, 8, 8, 8, 8, 8, 8, 7].map((count) => ({ mode: "CPX", count })), uuid0: "GPU-e3aa140f9a5f9e31", numa: [96, 96] },
+  "gpu-amd-mi308x-x8-cpx-kfd": { gpus: 8, arch: "gfx942", partitions: Array(8).fill({ mode: "CPX", count: 4 }), uuid0: "GPU-084cafeae17e7696", numa: [112, 112] },
+  "gpu-amd-mi210-x8-kfd": { gpus: 8, arch: "gfx90a", uuid0: "GPU-93bb3629c01aea1c", numa: [64, 64] },
+  "gpu-amd-mi300x-x4": { gpus: 4, arch: "gfx942", numa: [96, 96] },
 };
 
 describe("README facts", () => {
@@ -69,5 +85,8 @@ describe("README facts", () => {
       expect(p.accelerators).toHaveLength(f.gpus);
       for (const a of p.accelerators ?? []) expect(a.arch).toBe(f.arch);
     }
+    if (f.partitions) expect(p.accelerators?.map((a) => (a as { partitions?: unknown }).partitions)).toEqual(f.partitions);
+    if (f.uuid0) expect((p.accelerators?.[0] as { uuid?: string }).uuid).toBe(f.uuid0);
+    if (f.numa) expect(p.cpu?.numa?.map((n) => n.cpuCount)).toEqual(f.numa);
   });
 });

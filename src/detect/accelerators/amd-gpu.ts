@@ -23,10 +23,11 @@ export function detectAmd(files: Files, rec: Recorder): { cands: Cand[]; seen: b
       continue;
     }
     if (!node.isGpu) continue;
-    const c: Cand = { vendor: "amd", order: cands.length, fields: new Map(), parts: 1, notes: [] };
-    if (node.pciAddress) c.pci = node.pciAddress;
+    const c = newCand("amd", cands.length, node.pciAddress);
     setField(c, "arch", node.gfx, path);
     setField(c, "pciAddress", node.pciAddress, path);
+    setField(c, "uuid", node.uuid, path);
+    setField(c, "numXcc", node.numXcc, path);
     let vram = 0;
     const bankFrom: string[] = [];
     for (const k of files.keys()) {
@@ -115,31 +116,63 @@ export function detectAmd(files: Files, rec: Recorder): { cands: Cand[]; seen: b
   return { cands: mergePartitions(cands, rec), seen };
 }
 
-/** Nodes/agents that share one PCI function are partitions of one physical GPU (MI300X CPX). */
+/**
+ * Nodes/agents that share one card id (KFD unique_id, rocminfo Uuid) or, without one, one PCI
+ * function are partitions of one physical card (MI300 DPX/QPX/CPX): the card is reported once,
+ * with its partition count and mode. In the ROCm device plugin's MI300X CPX capture each of the
+ * 8 partitions has its own PCI function (location_id) but all share the unique_id.
+ */
 function mergePartitions(cands: Cand[], rec: Recorder): Cand[] {
   const out: Cand[] = [];
-  const byPci = new Map<string, Cand>();
+  const byKey = new Map<string, Cand>();
+  const keyOf = (c: Cand) => (c.fields.get("uuid")?.value as string | undefined) ?? c.pci;
   for (const c of cands) {
-    const head = c.pci ? byPci.get(c.pci) : undefined;
+    const key = keyOf(c);
+    const head = key ? byKey.get(key) : undefined;
     if (!head) {
       out.push(c);
-      if (c.pci) byPci.set(c.pci, c);
+      if (key) byKey.set(key, c);
       continue;
     }
     head.parts += c.parts;
+    const u = c.fields.get("uuid")?.value;
+    if (u !== undefined && u !== head.fields.get("uuid")?.value) head.notes.push("uuidsDiffer");
     // Per-partition memory is a share of the device; only a device-level figure is kept.
     const mem = c.fields.get("memoryMiB");
     const headMem = head.fields.get("memoryMiB");
     if (mem && headMem) head.fields.set("memoryMiB", { value: (headMem.value as number) + (mem.value as number), from: [...new Set([...headMem.from, ...mem.from])] });
-    for (const [k, v] of c.fields) if (!head.fields.has(k)) head.fields.set(k, v);
+    for (const [k, v] of c.fields) {
+      if (!head.fields.has(k)) head.fields.set(k, v);
+      else if (head.fields.get(k)!.value === v.value) head.fields.get(k)!.from = [...new Set([...head.fields.get(k)!.from, ...v.from])].sort();
+    }
   }
   for (const c of out) {
-    if (c.parts > 1) {
-      rec.msg(`${c.vendor} GPU at ${c.pci}: ${c.parts} partitions (compute partitioning, e.g. CPX mode) counted as one physical device`);
-      // Partition uuids name one partition, not the device; the device id must come from elsewhere.
-      c.notes.push("partitioned");
-    }
+    if (c.parts < 2) continue;
+    c.notes.push("partitioned");
+    const mode = partitionMode(c.parts, c.fields.get("numXcc")?.value as number | undefined);
+    rec.msg(
+      `amd GPU at ${c.pci ?? "?"}: ${c.parts} partitions${mode ? ` (${mode} mode)` : ""} of one card, reported once` +
+        (mode ? "" : "; partition mode unknown (no num_xcc in the capture)"),
+    );
+    if (mode) c.fields.set("partitionMode", { value: mode, from: c.fields.get("numXcc")!.from });
+  }
+  // Cards of one model in one mode show the same count; fewer means a partition is missing.
+  const split = out.filter((c) => c.parts > 1);
+  const most = Math.max(0, ...split.map((c) => c.parts));
+  for (const c of split.filter((x) => x.parts < most && x.fields.get("arch")?.value === split.find((y) => y.parts === most)?.fields.get("arch")?.value)) {
+    rec.msg(`amd GPU at ${c.pci ?? "?"}: shows ${c.parts} partitions where other cards show ${most}; a partition is missing from the capture (or failed to initialise)`);
   }
   return out;
 }
 
+/**
+ * The amdgpu compute partition mode from the partition count and the XCCs per partition: CPX is
+ * one partition per XCC (whatever the card's XCC count: 8 on MI300X, 4 on MI308X), otherwise
+ * DPX/TPX/QPX by count (Linux drivers/gpu/drm/amd/amdgpu/amdgpu_gfx.c xcp_desc, aqua_vanjaram.c).
+ * Without num_xcc the mode is not derivable: 4 partitions may be QPX or a 4-XCC card's CPX.
+ */
+export function partitionMode(parts: number, xccPerPartition: number | undefined): "DPX" | "TPX" | "QPX" | "CPX" | undefined {
+  if (xccPerPartition === undefined || parts < 2) return undefined;
+  if (xccPerPartition === 1) return "CPX";
+  return parts === 2 ? "DPX" : parts === 3 ? "TPX" : parts === 4 ? "QPX" : undefined;
+}

@@ -75,10 +75,16 @@ export function gpuFromCand(c: Cand, rec: Recorder): { accel?: Accel; facts: Acc
   if (mem && (mem.value as number) > 0) put("memoryMiB", mem);
   put("pciAddress", get("pciAddress"));
   put("arch", arch);
-  if (c.notes.includes("partitioned") && c.vendor === "amd") {
-    // A partition's uuid names one partition; pinning the device needs its index instead.
+  if (c.notes.includes("uuidsDiffer")) {
+    // Partitions merged by PCI function that name themselves differently: no id names the card.
     rec.msg(`amd GPU at ${where}: uuid left out (each partition has its own)`);
   } else put("uuid", get("uuid"));
+  if (c.vendor === "amd" && c.notes.includes("partitioned")) {
+    const mode = get("partitionMode");
+    const partitions: Record<string, unknown> = { ...(mode ? { mode: mode.value } : {}), count: c.parts };
+    accel["partitions"] = partitions;
+    facts.push(["partitions", partitions, [...new Set([...(mode?.from ?? []), ...[...c.fields.values()].flatMap((f) => f.from)])].sort()]);
+  }
   if (c.vendor === "nvidia") put("index", get("index"));
   return { accel: accel as Accel, facts };
 }
@@ -86,7 +92,7 @@ export function gpuFromCand(c: Cand, rec: Recorder): { accel?: Accel; facts: Acc
 
 /** Stable key order for accelerator entries (easier to read in goldens). */
 export function orderKeys(a: Accel): Accel {
-  const order = ["kind", "vendor", "id", "model", "arch", "memoryMiB", "pciAddress", "uuid", "index", "chips"];
+  const order = ["kind", "vendor", "id", "model", "arch", "memoryMiB", "pciAddress", "uuid", "index", "partitions", "chips"];
   const rec = a as unknown as Record<string, unknown>;
   const out: Record<string, unknown> = {};
   for (const k of order) if (k in rec) out[k] = rec[k];
