@@ -8,6 +8,8 @@ import {
   gccArchPower,
   gccArchX86,
   ARCH_MIN_LEVEL,
+  ARM_IMPLEMENTERS,
+  POWER_ISA,
   levelAtLeast,
   missingForLevel,
   x86Level,
@@ -114,9 +116,14 @@ export function detectCpu(files: Files, rec: Recorder, profile: ProfileInput): v
   const vendorFrom = ci?.kind === kind && kind !== "unknown" ? [ciPath] : lsPaths;
   if (kind === "x86" && vendorId) {
     cpu.vendor = vendorId === "GenuineIntel" ? "intel" : vendorId === "AuthenticAMD" ? "amd" : "other";
-  } else if (kind === "arm") cpu.vendor = "arm";
-  else if (kind === "power") cpu.vendor = "ibm";
-  if (cpu.vendor) rec.fact("cpu.vendor", cpu.vendor, vendorFrom);
+  } else if (kind === "arm") {
+    const v = armVendor(ci, ls);
+    if (v) {
+      cpu.vendor = v.vendor;
+      rec.fact("cpu.vendor", v.vendor, v.from === "cpuinfo" ? [ciPath] : lsPaths);
+    } else rec.msg("cpu.vendor: Arm implementer not in the capture (no CPU implementer line, no lscpu Vendor ID)");
+  } else if (kind === "power") cpu.vendor = "ibm";
+  if (cpu.vendor && kind !== "arm") rec.fact("cpu.vendor", cpu.vendor, vendorFrom);
 
   // Model name.
   let model: string | undefined;
@@ -157,13 +164,21 @@ export function detectCpu(files: Files, rec: Recorder, profile: ProfileInput): v
     flags = ls.fields["Flags"].split(/\s+/).filter(Boolean);
     flagsFrom = lsPaths;
   }
+  // POWER cpuinfo prints no flags line: AltiVec is stated on the cpu line, VSX and the ISA level
+  // follow from the generation (POWER_ISA), and the report marks them as derived.
+  let flagsDerived: string | undefined;
   if (kind === "power" && ci?.powerGeneration !== undefined) {
     const derived: string[] = [];
     if (ci.altivec) derived.push("altivec");
-    // VSX arrived with POWER7 (Power ISA 2.06); every later POWER has it.
     if (ci.powerGeneration >= 7) derived.push("vsx");
     flags = [...(flags ?? []), ...derived];
     flagsFrom = [...flagsFrom, ciPath];
+    flagsDerived = `${derived.join(", ") || "none"} from "${ci.modelName}": altivec as the cpu line states it, vsx for POWER7 and later (Power ISA 2.06+)`;
+    const isa = POWER_ISA[ci.powerGeneration];
+    if (isa) {
+      cpu.powerIsa = isa;
+      rec.fact("cpu.powerIsa", isa, [ciPath], `POWER${ci.powerGeneration} implements Power ISA ${isa}`);
+    }
   }
   if (flags) {
     const lower = flags.map((f) => f.toLowerCase());
@@ -171,7 +186,7 @@ export function detectCpu(files: Files, rec: Recorder, profile: ProfileInput): v
     if (bad.length > 0) rec.msg(`${flagsFrom[0]}: dropped unreadable flags: ${bad.slice(0, 5).join(" ")}`);
     flags = [...new Set(lower.filter((f) => FLAG_RE.test(f)))].sort();
     cpu.flags = flags;
-    rec.fact("cpu.flags", flags, flagsFrom);
+    rec.fact("cpu.flags", flags, flagsFrom, flagsDerived);
   }
 
   // gcc arch.
@@ -226,4 +241,22 @@ export function detectCpu(files: Files, rec: Recorder, profile: ProfileInput): v
   }
 
   profile.cpu = cpu;
+}
+
+/**
+ * The Arm vendor: the implementer all cores share in cpuinfo, else lscpu's Vendor ID (the name
+ * lscpu-arm.c gives the implementer). An implementer hwflake has no name for is "other".
+ */
+function armVendor(ci: Cpuinfo | undefined, ls: Lscpu | undefined): { vendor: Cpu["vendor"]; from: "cpuinfo" | "lscpu" } | undefined {
+  const imps = new Set((ci?.armParts ?? []).map((p) => p.implementer));
+  if (imps.size === 1) {
+    const name = ARM_IMPLEMENTERS[[...imps][0]!];
+    return { vendor: (name ?? "other") as Cpu["vendor"], from: "cpuinfo" };
+  }
+  const lv = ls?.fields["Vendor ID"]?.toLowerCase();
+  if (lv) {
+    const known = Object.values(ARM_IMPLEMENTERS);
+    return { vendor: (known.includes(lv) ? lv : "other") as Cpu["vendor"], from: "lscpu" };
+  }
+  return undefined;
 }

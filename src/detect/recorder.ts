@@ -17,9 +17,9 @@ export type Files = Map<string, string>;
 export class Recorder {
   readonly facts: Fact[] = [];
   readonly messages: string[] = [];
-  /** Record that `path` got `value` from the capture files `from`. */
-  fact(path: string, value: unknown, from: readonly string[]): void {
-    this.facts.push({ path, value, from: [...new Set(from)].sort() });
+  /** Record that `path` got `value` from the capture files `from` (and how, when derived). */
+  fact(path: string, value: unknown, from: readonly string[], derived?: string): void {
+    this.facts.push({ path, value, from: [...new Set(from)].sort(), ...(derived ? { derived } : {}) });
   }
   /** Record a message once (repeats are dropped). */
   msg(m: string): void {

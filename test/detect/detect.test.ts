@@ -105,6 +105,13 @@ describe("detectFromFiles: host and lscpu", () => {
     expect(ProfileSchema.safeParse(r.profile).success).toBe(true);
   });
 
+  it("Arm vendor from lscpu's Vendor ID when cpuinfo is absent; unknown implementers are other", () => {
+    const v = (id: string) => detectFromFiles(files({ "commands/lscpu.txt": `Architecture:  aarch64\nVendor ID:     ${id}\n` })).profile.cpu?.vendor;
+    expect(v("HiSilicon")).toBe("hisilicon");
+    expect(v("ARM")).toBe("arm");
+    expect(v("Samsung")).toBe("other");
+  });
+
   it("an invalid host option is a user error", () => {
     expect(() => detectFromFiles(new Map(), { host: "not a host" })).toThrow(/not a host name/);
   });
