@@ -19,6 +19,7 @@ import { parseLscpu, parseLscpuJson, type Lscpu } from "./parsers/lscpu.js";
 import { cleanText } from "./parsers/text.js";
 import { detectCpuTopology, num } from "./cpu-topology.js";
 import { detectNuma } from "./numa.js";
+import { detectSiblings } from "./siblings.js";
 import { toolFiles, type Cpu, type Files, type Recorder } from "./recorder.js";
 
 const FLAG_RE = /^[a-z0-9_.]+$/;
@@ -238,6 +239,7 @@ export function detectCpu(files: Files, rec: Recorder, profile: ProfileInput): v
   if (numa) {
     cpu.numa = numa.nodes;
     rec.fact("cpu.numa", numa.nodes, numa.from);
+    detectSiblings(files, rec, cpu, ci, ciPath);
   }
 
   profile.cpu = cpu;

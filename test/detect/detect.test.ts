@@ -116,3 +116,20 @@ describe("detectFromFiles: host and lscpu", () => {
     expect(() => detectFromFiles(new Map(), { host: "not a host" })).toThrow(/not a host name/);
   });
 });
+
+describe("detectFromFiles: cores per NUMA node", () => {
+  const block = (cpu: number, core: number) => `processor\t: ${cpu}\nvendor_id\t: GenuineIntel\nphysical id\t: 0\ncore id\t\t: ${core}\nflags\t\t: lm\n\n`;
+  const cpuinfo = [block(0, 0), block(1, 1), block(2, 0), block(3, 1)].join("");
+
+  it("x86 cpuinfo physical id + core id give the siblings of each node", () => {
+    const r = detectFromFiles(files({ "proc/cpuinfo": cpuinfo, "sys/devices/system/node/node0/cpulist": "0-3\n" }));
+    expect(r.profile.cpu?.numa).toEqual([{ id: 0, cpus: "0-3", siblings: ["0,2", "1,3"] }]);
+    expect(r.report.facts.find((f) => f.path === "cpu.numa[0].siblings")?.from).toEqual(["proc/cpuinfo"]);
+  });
+
+  it("a node whose CPUs are only partly described keeps siblings unknown", () => {
+    const r = detectFromFiles(files({ "proc/cpuinfo": cpuinfo, "sys/devices/system/node/node0/cpulist": "0-7\n" }));
+    expect(r.profile.cpu?.numa?.[0]?.siblings).toBeUndefined();
+    expect(r.report.messages.some((m) => /cpu.numa\[0\]: the capture shows the cores of only some/.test(m))).toBe(true);
+  });
+});

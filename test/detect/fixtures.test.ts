@@ -46,19 +46,21 @@ interface ReadmeFacts {
   uuid0?: string;
   /** cpuCount of each NUMA node, in order. */
   numa?: number[];
+  /** Per NUMA node: [number of cores, first core's sibling cpulist]. */
+  siblings?: Array<[number, string]>;
 }
 const README_FACTS: Record<string, ReadmeFacts> = {
   "x86-amd-epyc7451-2s": { cpu: { arch: "znver1", sockets: 2, coresPerSocket: 24, threadsPerCore: 2 }, present: ["avx", "avx2", "fma", "sha_ni"], absent: ["avx512f", "vaes"] },
   "x86-intel-xeon-x7550-64cpu": { cpu: { sockets: 4, coresPerSocket: 8, threadsPerCore: 2, model: "Intel(R) Xeon(R) CPU           X7550  @ 2.00GHz" }, absent: ["avx", "avx2"], present: ["sse4_2"] },
-  "aarch64-kunpeng920-2s": { cpu: { vendor: "hisilicon", arch: "tsv110", sockets: 2, coresPerSocket: 64, threadsPerCore: 1 }, present: ["asimd", "asimddp", "atomics"], absent: ["sve", "sve2", "bf16", "i8mm"] },
+  "aarch64-kunpeng920-2s": { siblings: [[32, "0"], [32, "32"], [32, "64"], [32, "96"]], cpu: { vendor: "hisilicon", arch: "tsv110", sockets: 2, coresPerSocket: 64, threadsPerCore: 1 }, present: ["asimd", "asimddp", "atomics"], absent: ["sve", "sve2", "bf16", "i8mm"] },
   "ppc64le-power9-nvgpu": { cpu: { arch: "power9", sockets: 2, threadsPerCore: 4, coresPerSocket: 4 }, present: ["vsx", "altivec"] },
-  "x86-intel-i7-1370p-hybrid": { cpu: { sockets: 1, coresPerSocket: 14, threadsPerCore: undefined }, present: ["avx2", "avx_vnni"], absent: ["avx512f"] },
+  "x86-intel-i7-1370p-hybrid": { siblings: [[14, "0-1"]], cpu: { sockets: 1, coresPerSocket: 14, threadsPerCore: undefined }, present: ["avx2", "avx_vnni"], absent: ["avx512f"] },
   "aarch64-nvidia-dgx-gb10": { cpu: { vendor: "arm", arch: undefined, sockets: 1, coresPerSocket: 20, threadsPerCore: 1 }, present: ["sve2", "bf16", "i8mm"] },
   "x86-amd-ryzen9-5950x-cpuinfo": { cpu: { arch: "znver3", sockets: undefined, coresPerSocket: 16, threadsPerCore: 2 }, absent: ["avx512f"] },
   "x86-amd-epyc9654-cpuinfo": { cpu: { arch: "znver4", sockets: undefined, coresPerSocket: 96, threadsPerCore: 1 }, present: ["avx512_bf16"], absent: ["amx_tile"] },
   "x86-intel-xeon-8480plus-cpuinfo": { cpu: { arch: "sapphirerapids", sockets: undefined, coresPerSocket: 56, threadsPerCore: 2 }, present: ["amx_tile", "amx_bf16", "amx_int8", "avx512_fp16"] },
   "x86-intel-xeon-8260m-cpuinfo": { cpu: { arch: "cascadelake" }, present: ["avx512_vnni"], absent: ["avx512_bf16"] },
-  "x86-intel-xeon-silver4108-2s": { cpu: { arch: "skylake-avx512", sockets: 2, coresPerSocket: 8 }, absent: ["avx512_vnni"] },
+  "x86-intel-xeon-silver4108-2s": { siblings: [[8, "0,16"], [8, "8,24"]], cpu: { arch: "skylake-avx512", sockets: 2, coresPerSocket: 8 }, absent: ["avx512_vnni"] },
   "ppc64le-power8nvl-cpuinfo": { cpu: { arch: "power8", powerIsa: "2.07" }, present: ["altivec", "vsx"] },
   "aarch64-graviton3-cpuinfo": { cpu: { vendor: "arm", arch: "neoverse-v1" }, present: ["sve", "bf16", "i8mm"], absent: ["sve2"] },
   "x86-amd-epyc7742-2s-lscpu": { cpu: { arch: "znver2", sockets: 2, coresPerSocket: 64, threadsPerCore: 2 } },
@@ -93,6 +95,7 @@ describe("README facts", () => {
     }
     if (f.partitions) expect(p.accelerators?.map((a) => (a as { partitions?: unknown }).partitions)).toEqual(f.partitions);
     if (f.uuid0) expect((p.accelerators?.[0] as { uuid?: string }).uuid).toBe(f.uuid0);
+    if (f.siblings) expect(p.cpu?.numa?.map((n) => [n.siblings?.length, n.siblings?.[0]])).toEqual(f.siblings);
     if (f.numa) expect(p.cpu?.numa?.map((n) => n.cpuCount)).toEqual(f.numa);
   });
 });
