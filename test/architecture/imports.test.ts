@@ -25,11 +25,13 @@ const ALLOWED: Record<string, readonly string[]> = {
   profile: ["errors", "knowledge"],
   detect: ["errors", "profile", "knowledge"],
   plan: ["errors", "profile", "knowledge"],
+  // doctor compares two profiles; the CLI detects the host and hands the result in.
+  doctor: ["profile", "knowledge"],
   // render writes files as data; the marker text and the file type live with the writer.
   render: ["errors", "plan/types", "write/marker", "write/write"],
   write: ["errors"],
-  cli: ["errors", "profile", "detect", "plan", "render", "write", "knowledge"],
-  index: ["errors", "profile", "detect", "plan", "render", "write", "cli"],
+  cli: ["errors", "profile", "detect", "doctor", "plan", "render", "write", "knowledge"],
+  index: ["errors", "profile", "detect", "doctor", "plan", "render", "write", "cli"],
 };
 
 /** Files that may touch the disk or run processes. */
