@@ -1,5 +1,5 @@
 # The hwflake NixOS module library: `imports = [ hwflake.nixosModules.default ]` or
 # `imports = [ ./modules ]` brings in every option under services.hwflake.
 {
-  imports = [ ./inference.nix ];
+  imports = [ ./inference.nix ./doctor.nix ];
 }

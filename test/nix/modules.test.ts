@@ -552,7 +552,7 @@ describe.skipIf(skipNix)("module library shape", () => {
       `{ top = builtins.attrNames eval.options.services.hwflake;
          inst = builtins.attrNames (builtins.removeAttrs (eval.options.services.hwflake.instances.type.getSubOptions [ ]) [ "_module" ]); }`,
     );
-    expect(r.top).toEqual(["cudaCapabilities", "instances", "overlays"]);
+    expect(r.top).toEqual(["cudaCapabilities", "doctor", "instances", "overlays"]);
     expect(r.inst.sort()).toEqual(
       ["apiKeyFile", "enable", "engine", "environment", "extraArgs", "gguf", "gpu", "host", "model", "openFirewall", "package", "port"].sort(),
     );
