@@ -1,13 +1,15 @@
 /**
  * Which hardware threads share a physical core, per NUMA node: what a planner needs to run one
  * thread per core without crossing a node (vLLM's CPU thread binding, llama.cpp --numa). Read
- * from sysfs cpu<N>/topology/thread_siblings_list, else from x86 cpuinfo's "physical id" and
- * "core id" per processor. Only online CPUs have either, so the lists describe online CPUs.
+ * from sysfs cpu<N>/topology/thread_siblings_list, else `lscpu -p` (its Core column), else x86
+ * cpuinfo's "physical id" and "core id" per processor. Only online CPUs have any of these, so
+ * the lists describe online CPUs.
  */
 import type { Cpuinfo } from "./parsers/cpuinfo.js";
 import { formatCpulist, parseCpulist } from "./parsers/cpulist.js";
+import { parseLscpuParsable } from "./parsers/lscpu.js";
 import { toInt } from "./parsers/text.js";
-import type { Cpu, Files, Recorder } from "./recorder.js";
+import { toolFiles, type Cpu, type Files, type Recorder } from "./recorder.js";
 
 /** Core groups (sorted CPU numbers per core) and the files they came from. */
 interface Cores {
@@ -27,6 +29,17 @@ function sysfsCores(files: Files): Cores | undefined {
     from.push(k);
   }
   return byKey.size > 0 ? { groups: [...byKey.values()], from: from.sort() } : undefined;
+}
+
+function lscpuCores(files: Files): Cores | undefined {
+  for (const path of toolFiles(files, "lscpu")) {
+    const rows = parseLscpuParsable(files.get(path)!);
+    if (!rows || rows.some((r) => r.core === undefined)) continue;
+    const byCore = new Map<string, number[]>();
+    for (const r of rows) byCore.set(`${r.socket ?? 0}:${r.core}`, [...(byCore.get(`${r.socket ?? 0}:${r.core}`) ?? []), r.cpu]);
+    return { groups: [...byCore.values()].map((g) => g.sort((a, b) => a - b)), from: [path] };
+  }
+  return undefined;
 }
 
 function cpuinfoCores(ci: Cpuinfo | undefined, ciPath: string): Cores | undefined {
@@ -51,7 +64,7 @@ function cpuinfoCores(ci: Cpuinfo | undefined, ciPath: string): Cores | undefine
 export function detectSiblings(files: Files, rec: Recorder, cpu: Cpu, ci: Cpuinfo | undefined, ciPath: string): void {
   const nodes = cpu.numa;
   if (!nodes) return;
-  const cores = sysfsCores(files) ?? cpuinfoCores(ci, ciPath);
+  const cores = sysfsCores(files) ?? lscpuCores(files) ?? cpuinfoCores(ci, ciPath);
   if (!cores) return;
   const onlineText = files.get("sys/devices/system/cpu/online");
   const online = onlineText !== undefined ? parseCpulist(onlineText) : null;

@@ -127,6 +127,12 @@ describe("detectFromFiles: cores per NUMA node", () => {
     expect(r.report.facts.find((f) => f.path === "cpu.numa[0].siblings")?.from).toEqual(["proc/cpuinfo"]);
   });
 
+  it("lscpu -p's Core column gives the siblings when sysfs has no topology", () => {
+    const lscpuP = "# The following is the parsable format, which can be fed to other\n# programs. Each different item in every column has an unique ID\n# starting from zero.\n# CPU,Core,Socket,Node,,L1d,L1i,L2,L3\n0,0,0,0,,0,0,0,0\n1,1,0,0,,1,1,1,0\n2,0,0,0,,0,0,0,0\n3,1,0,0,,1,1,1,0\n";
+    const r = detectFromFiles(files({ "commands/lscpu-p.txt": lscpuP, "sys/devices/system/node/node0/cpulist": "0-3\n" }));
+    expect(r.profile.cpu?.numa).toEqual([{ id: 0, cpus: "0-3", siblings: ["0,2", "1,3"] }]);
+  });
+
   it("a node whose CPUs are only partly described keeps siblings unknown", () => {
     const r = detectFromFiles(files({ "proc/cpuinfo": cpuinfo, "sys/devices/system/node/node0/cpulist": "0-7\n" }));
     expect(r.profile.cpu?.numa?.[0]?.siblings).toBeUndefined();
