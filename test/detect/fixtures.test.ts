@@ -7,7 +7,7 @@ import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { detectFromDir } from "../../src/detect/index.js";
-import { ProfileSchema } from "../../src/profile/schema.js";
+import { validateProfile } from "../../src/profile/parse.js";
 import { REPO_ROOT } from "../helpers/nix.js";
 
 const root = join(REPO_ROOT, "test/fixtures/machines");
@@ -20,7 +20,8 @@ describe("fixture machines", () => {
   it.each(machines)("%s", async (m) => {
     const dir = join(root, m);
     const r = await detectFromDir(dir);
-    expect(() => ProfileSchema.parse(r.profile)).not.toThrow();
+    // Schema and cross-field rules: what detect prints must load as a profile.
+    expect(() => validateProfile(r.profile, m)).not.toThrow();
     const profileFile = join(dir, "expected-profile.json");
     const reportFile = join(dir, "expected-report.json");
     if (update) {
