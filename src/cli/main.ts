@@ -40,7 +40,7 @@ function colorMode(argv: readonly string[]): ColorMode {
   let mode: ColorMode = "auto";
   argv.forEach((a, i) => {
     const v = a.startsWith("--color=") ? a.slice("--color=".length) : a === "--color" ? (argv[i + 1] ?? "always") : a === "--no-color" ? "never" : undefined;
-    if (v !== undefined) mode = (COLOR_MODES as readonly string[]).includes(v) ? (v as ColorMode) : "always";
+    if (v !== undefined) mode = (COLOR_MODES as readonly string[]).includes(v) ? (v as ColorMode) : v === "" ? "always" : "auto";
   });
   return mode;
 }
@@ -94,13 +94,24 @@ export async function runCli(argv: readonly string[], io: CliIO = processIO): Pr
     .showHelpOnFail(false)
     .version(false)
     .option("version", { type: "boolean", describe: "Print the version" })
-    .option("color", { choices: COLOR_MODES, default: "auto" as ColorMode, describe: "Colour the marks: auto (a terminal without NO_COLOR), always, never" })
+    .option("color", {
+      type: "string",
+      default: "auto",
+      describe: "Colour the marks: auto (a terminal without NO_COLOR), always, never; --no-color is never",
+      // --no-color arrives as false and a bare --color as ""; colorMode() read the value already.
+      coerce: (v: unknown) => {
+        const m = v === false ? "never" : v === true || v === "" ? "always" : v;
+        if (!(COLOR_MODES as readonly unknown[]).includes(m)) throw new UserError(`--color ${String(v)}: use auto, always or never`);
+        return m as ColorMode;
+      },
+    })
     .completion("completion", "Print a bash/zsh completion script (add `source <(hwflake completion)` to your shell's rc file)")
     .help()
     .epilogue("Exit codes: 0 ok; 1 refused plan or drift (--check); 2 bad input; 3 internal error (a bug).")
     .wrap(Math.min(100, process.stdout.columns ?? 100))
     .fail((msg, err) => {
-      throw err ?? new UserError(msg);
+      // yargs' own errors (YError: a failed coerce or check) are bad input, like its messages.
+      throw err && err.name !== "YError" ? err : new UserError(msg ?? err?.message ?? "invalid arguments");
     })
     .command(
       "generate",

@@ -72,6 +72,13 @@ describe("colour (no-color.org)", () => {
     expect((await run(argv, { isTTY: true, env: { NO_COLOR: "1" } })).out).not.toContain("\x1b[");
     expect((await run([...argv, "--color", "always"], { isTTY: false, env: {} })).out).toContain("\x1b[31m");
     expect((await run([...argv, "--color=never"], { isTTY: true, env: {} })).out).not.toContain("\x1b[");
+    expect((await run([...argv, "--no-color"], { isTTY: true, env: {} })).out).not.toContain("\x1b[");
+  });
+
+  it("a --color value other than auto, always, never is bad input (exit 2)", async () => {
+    const r = await run(["schema", "--color=bogus"]);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/--color bogus: use auto, always or never/);
   });
 });
 
