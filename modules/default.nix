@@ -3,6 +3,7 @@
 {
   imports = [
     ./build-sets.nix
+    ./doctor.nix
     ./inference.nix
   ];
 }

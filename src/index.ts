@@ -5,4 +5,5 @@ export * from "./plan/index.js";
 export { renderFiles } from "./render/render.js";
 export { writeFiles } from "./write/write.js";
 export * from "./detect/index.js";
+export * from "./doctor/index.js";
 export { runCli } from "./cli/main.js";

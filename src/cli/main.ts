@@ -14,6 +14,9 @@ import { loadFleet } from "./fleet.js";
 import { writeFiles } from "../write/write.js";
 import { captureHost, detectFromDir, detectLive, type DetectResult } from "../detect/index.js";
 import { formatFleet, formatPlan } from "./format.js";
+import { COLOR_MODES, colorEnabled, paint, type ColorMode } from "./color.js";
+import { formatDoctor } from "./doctor.js";
+import { compareProfiles } from "../doctor/index.js";
 import { writeProfileFile } from "../write/profile.js";
 import { stringify as toYaml } from "yaml";
 
@@ -21,12 +24,27 @@ import { stringify as toYaml } from "yaml";
 export interface CliIO {
   out(text: string): void;
   err(text: string): void;
+  /** Whether stdout is a terminal (colour in auto mode); default false. */
+  isTTY?: boolean;
+  /** Environment for NO_COLOR; default process.env. */
+  env?: Readonly<Record<string, string | undefined>>;
 }
 
 const processIO: CliIO = {
   out: (t) => process.stdout.write(t),
   err: (t) => process.stderr.write(t),
+  isTTY: process.stdout.isTTY === true,
 };
+
+/** The --color value in argv (read before yargs parses, so even parse errors are painted right). */
+function colorMode(argv: readonly string[]): ColorMode {
+  let mode: ColorMode = "auto";
+  argv.forEach((a, i) => {
+    const v = a.startsWith("--color=") ? a.slice("--color=".length) : a === "--color" ? (argv[i + 1] ?? "always") : a === "--no-color" ? "never" : undefined;
+    if (v !== undefined) mode = (COLOR_MODES as readonly string[]).includes(v) ? (v as ColorMode) : v === "" ? "always" : "auto";
+  });
+  return mode;
+}
 
 /** The JSON Schema file shipped in the package (schema/ beside src/ and dist/). */
 const SCHEMA_FILE = fileURLToPath(new URL("../../schema/profile.schema.json", import.meta.url));
@@ -66,21 +84,35 @@ const profileOptions = {
 /** Run the CLI with `argv` (without node and script); resolves to the exit code. */
 export async function runCli(argv: readonly string[], io: CliIO = processIO): Promise<number> {
   let code: number = EXIT.ok;
+  const p = paint(colorEnabled(colorMode(argv), io.env ?? process.env, io.isTTY === true));
   const parser = yargs([...argv])
     .scriptName("hwflake")
     .usage("$0 <command> [options]\n\nTyped hardware profile in, Nix flake out: LLM inference servers built for the hardware you have.")
     .strict()
-    .demandCommand(1, "name a command: generate, plan, schema, detect or capture")
+    .demandCommand(1, "name a command: generate, plan, doctor, schema, detect, capture or completion")
     .recommendCommands()
     .exitProcess(false)
     .showHelpOnFail(false)
     .version(false)
     .option("version", { type: "boolean", describe: "Print the version" })
+    .option("color", {
+      type: "string",
+      default: "auto",
+      describe: "Colour the marks: auto (a terminal without NO_COLOR), always, never; --no-color is never",
+      // --no-color arrives as false and a bare --color as ""; colorMode() read the value already.
+      coerce: (v: unknown) => {
+        const m = v === false ? "never" : v === true || v === "" ? "always" : v;
+        if (!(COLOR_MODES as readonly unknown[]).includes(m)) throw new UserError(`--color ${String(v)}: use auto, always or never`);
+        return m as ColorMode;
+      },
+    })
+    .completion("completion", "Print a bash/zsh completion script (add `source <(hwflake completion)` to your shell's rc file)")
     .help()
     .epilogue("Exit codes: 0 ok; 1 refused plan or drift (--check); 2 bad input; 3 internal error (a bug).")
     .wrap(Math.min(100, process.stdout.columns ?? 100))
     .fail((msg, err) => {
-      throw err ?? new UserError(msg);
+      // yargs' own errors (YError: a failed coerce or check) are bad input, like its messages.
+      throw err && err.name !== "YError" ? err : new UserError(msg ?? err?.message ?? "invalid arguments");
     })
     .command(
       "generate",
@@ -96,11 +128,13 @@ export async function runCli(argv: readonly string[], io: CliIO = processIO): Pr
             type: "string",
             describe: "Take the module library from this hwflake flake (an input) instead of the copy written under modules/",
           })
-          .option("nixpkgs-url", { type: "string", default: DEFAULT_NIXPKGS_URL, describe: "Flake URL of nixpkgs" }),
+          .option("nixpkgs-url", { type: "string", default: DEFAULT_NIXPKGS_URL, describe: "Flake URL of nixpkgs" })
+          .option("json", { type: "boolean", default: false, describe: "Print what was written (or, with --check, what differs) as JSON" }),
       async (a) => {
         const opts = { hwflakeUrl: a["hwflake-url"], nixpkgsUrl: a["nixpkgs-url"] };
         let files;
         let summary: string;
+        let name: string;
         if (a.fleet) {
           const loaded = await loadFleet(a.fleet);
           const fleet = planFleet(loaded.name, loaded.hosts);
@@ -109,8 +143,9 @@ export async function runCli(argv: readonly string[], io: CliIO = processIO): Pr
             throw new RefusedError(`plan for the ${fleet.name} fleet refused; nothing was written`);
           }
           files = renderFleet(fleet, opts);
+          name = fleet.name;
           const n = fleet.hosts.reduce((k, h) => k + h.instances.length, 0);
-          summary = `✓ ${n} instance(s) on ${fleet.hosts.length} host(s), ${fleet.buildSets.length} build set(s) in ${a.out}\n`;
+          summary = `${n} instance(s) on ${fleet.hosts.length} host(s), ${fleet.buildSets.length} build set(s) in ${a.out}\n`;
         } else {
           const { profile, model } = await profileFrom(a);
           const plan = planHost(profile);
@@ -119,16 +154,22 @@ export async function runCli(argv: readonly string[], io: CliIO = processIO): Pr
             throw new RefusedError(`plan for "${plan.host}" refused; nothing was written`);
           }
           files = renderFiles(plan, opts);
+          name = plan.host;
           const warnings = plan.findings.filter((f) => f.severity !== "info").length;
-          summary = `✓ ${plan.instances.length} instance(s) for host "${plan.host}" in ${a.out}${warnings ? ` (${warnings} warning(s): see README.md or hwflake plan)` : ""}\n`;
+          summary = `${plan.instances.length} instance(s) for host "${plan.host}" in ${a.out}${warnings ? ` (${warnings} warning(s): see README.md or hwflake plan)` : ""}\n`;
         }
         const outDir = resolve(a.out);
         const report = await writeFiles(files, { outDir, check: a.check, force: a.force });
+        if (a.json) {
+          io.out(`${JSON.stringify({ [a.fleet ? "fleet" : "host"]: name, out: a.out, ...report }, null, 2)}\n`);
+          if (a.check && report.stale.length) code = EXIT.refused;
+          return;
+        }
         if (a.check) {
           if (report.stale.length) {
-            io.err(`✘ ${report.stale.length} generated file(s) differ from the profile; run hwflake generate:\n${report.stale.map((f) => `  ${f}`).join("\n")}\n`);
+            io.err(`${p.red("✘")} ${report.stale.length} generated file(s) differ from the profile; run hwflake generate:\n${report.stale.map((f) => `  ${f}`).join("\n")}\n`);
             code = EXIT.refused;
-          } else io.out(`✓ ${files.length} file(s) up to date in ${a.out}\n`);
+          } else io.out(`${p.green("✓")} ${files.length} file(s) up to date in ${a.out}\n`);
           return;
         }
         // A fleet writes thousands of files: list them only when there are few.
@@ -136,7 +177,7 @@ export async function runCli(argv: readonly string[], io: CliIO = processIO): Pr
           for (const f of report.written) io.out(`  wrote     ${f}\n`);
           for (const f of report.unchanged) io.out(`  unchanged ${f}\n`);
         } else io.out(`  wrote ${report.written.length}, unchanged ${report.unchanged.length}\n`);
-        io.out(summary);
+        io.out(`${p.green("✓")} ${summary}`);
       },
     )
     .command(
@@ -161,6 +202,24 @@ export async function runCli(argv: readonly string[], io: CliIO = processIO): Pr
         if (plan.refused) code = EXIT.refused;
       },
     )
+    .command(
+      "doctor",
+      "Compare this host (or a capture) with its profile, fact by fact; exit 1 on drift",
+      (y) =>
+        y
+          .option("profile", { type: "string", alias: "p", demandOption: true, describe: "Profile file (YAML or JSON) the host should match" })
+          .option("from", { type: "string", describe: "Capture folder instead of the live host" })
+          .option("json", { type: "boolean", default: false, describe: "Print the drift report as JSON" }),
+      async (a) => {
+        const expected = await loadProfile(a.profile);
+        // The profile's host name is used so an unset or odd kernel host name is not an error.
+        const r = a.from ? await detectFromDir(a.from, { host: expected.host }) : await detectLive({ host: expected.host });
+        const actual = validateProfile(r.profile, a.from ?? "<live host>");
+        const report = compareProfiles(expected, actual, r.report.unknown);
+        io.out(a.json ? `${JSON.stringify(report, null, 2)}\n` : formatDoctor(report, a.profile, p));
+        if (!report.ok) code = EXIT.refused;
+      },
+    )
     .command("schema", "Print the profile's JSON Schema", {}, () => {
       io.out(profileJsonSchemaText());
     })
@@ -177,7 +236,7 @@ export async function runCli(argv: readonly string[], io: CliIO = processIO): Pr
       async (a) => {
         const r = a.from ? await detectFromDir(a.from, { host: a.host }) : await detectLive({ host: a.host });
         validateProfile(r.profile, a.from ?? "<live host>");
-        for (const m of r.report.messages) io.err(`⚠ ${m}\n`);
+        for (const m of r.report.messages) io.err(`${p.yellow("⚠")} ${m}\n`);
         if (a.json) {
           io.out(`${JSON.stringify(r, null, 2)}\n`);
           return;
@@ -187,7 +246,7 @@ export async function runCli(argv: readonly string[], io: CliIO = processIO): Pr
         const text = `# yaml-language-server: $schema=${schema}\n${profileYaml(r.profile)}`;
         if (a.out) {
           const written = await writeProfileFile(a.out, text, { force: a.force });
-          io.out(written ? `✓ profile written to ${a.out}\n` : `✓ ${a.out} already up to date\n`);
+          io.out(written ? `${p.green("✓")} profile written to ${a.out}\n` : `${p.green("✓")} ${a.out} already up to date\n`);
         } else io.out(text);
       },
     )
@@ -197,10 +256,12 @@ export async function runCli(argv: readonly string[], io: CliIO = processIO): Pr
       (y) =>
         y
           .positional("dir", { type: "string", demandOption: true, describe: "Folder to create" })
-          .option("serials", { type: "boolean", default: false, describe: "Keep serial numbers (left out by default)" }),
+          .option("serials", { type: "boolean", default: false, describe: "Keep serial numbers (left out by default)" })
+          .option("json", { type: "boolean", default: false, describe: "Print only the capture report, as JSON" }),
       async (a) => {
         const report = await captureHost(a.dir, { serials: a.serials });
-        io.out(`✓ captured into ${a.dir}\n${JSON.stringify(report, null, 2)}\n`);
+        if (a.json) io.out(`${JSON.stringify(report, null, 2)}\n`);
+        else io.out(`${p.green("✓")} captured into ${a.dir}\n${JSON.stringify(report, null, 2)}\n`);
       },
     );
 
@@ -213,14 +274,14 @@ export async function runCli(argv: readonly string[], io: CliIO = processIO): Pr
     return code;
   } catch (e) {
     if (e instanceof RefusedError) {
-      io.err(`✘ ${e.message}\n`);
+      io.err(`${p.red("✘")} ${e.message}\n`);
       return e.exitCode;
     }
     if (e instanceof UserError || e instanceof DetectError) {
-      io.err(`✘ ${e.message}\n`);
+      io.err(`${p.red("✘")} ${e.message}\n`);
       return e.exitCode;
     }
-    io.err(`✘ internal error (a bug in hwflake; please report it with the input that caused it):\n${e instanceof Error ? e.stack : String(e)}\n`);
+    io.err(`${p.red("✘")} internal error (a bug in hwflake; please report it with the input that caused it):\n${e instanceof Error ? e.stack : String(e)}\n`);
     return EXIT.internal;
   }
 }

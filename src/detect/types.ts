@@ -11,6 +11,8 @@ export interface Fact {
   value: unknown;
   /** Capture-relative files the value was read from. */
   from: string[];
+  /** Set when the value (or part of it) is inferred from a rule rather than read: which rule. */
+  derived?: string;
 }
 
 /** How detection arrived at the profile. */

@@ -180,6 +180,36 @@ export function gccArchArm(implementer: number, part: number): string | undefine
 }
 
 /**
+ * Arm implementers (MIDR_EL1 bits 31:24, "CPU implementer" in /proc/cpuinfo) → profile vendor.
+ * Sources: Linux arch/arm64/include/asm/cputype.h ARM_CPU_IMP_* (torvalds/linux; MICROSOFT 0x6D
+ * added for Azure Cobalt 100) and util-linux sys-utils/lscpu-arm.c hw_implementer[]
+ * (util-linux @ 01e2697a: 0x70 Phytium). 0x41 is Arm Ltd. itself: its Cortex and Neoverse cores
+ * are what AWS Graviton, NVIDIA Grace and Ampere Altra ship, so those report "arm".
+ */
+export const ARM_IMPLEMENTERS: Readonly<Record<number, string>> = {
+  0x41: "arm",
+  0x42: "broadcom",
+  0x43: "cavium",
+  0x46: "fujitsu",
+  0x48: "hisilicon",
+  0x4e: "nvidia",
+  0x50: "apm",
+  0x51: "qualcomm",
+  0x56: "marvell",
+  0x61: "apple",
+  0x6d: "microsoft",
+  0x70: "phytium",
+  0xc0: "ampere",
+};
+
+/**
+ * Power ISA version by POWER generation, and whether it has VSX. VSX arrived with POWER7 (Power
+ * ISA 2.06); POWER8 implements 2.07, POWER9 3.0, POWER10 3.1 (IBM Power ISA books; gcc's
+ * rs6000 -mcpu=power7..power10 enable -mvsx and the matching ISA level).
+ */
+export const POWER_ISA: Readonly<Record<number, "2.06" | "2.07" | "3.0" | "3.1">> = { 7: "2.06", 8: "2.07", 9: "3.0", 10: "3.1" };
+
+/**
  * gcc -mcpu name for a POWER generation from the cpuinfo "cpu : POWER9 ..." line. gcc's rs6000
  * -mcpu names are power7, power8, power9 and power10 (gcc/config/rs6000/rs6000-cpus.def).
  */

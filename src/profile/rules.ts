@@ -42,6 +42,39 @@ const uniqueNumaIds: Rule = (p) =>
     message: `NUMA node ${id} is listed twice`,
   }));
 
+/** CPU numbers of a cpulist the schema has already checked ("0-3,8"). */
+function expand(list: string): number[] {
+  if (list === "") return [];
+  return list.split(",").flatMap((part) => {
+    const [a, b = a] = part.split("-").map(Number) as [number, number?];
+    return Array.from({ length: b - a + 1 }, (_, i) => a + i);
+  });
+}
+
+/**
+ * A node's topology agrees with itself: cpuCount matches cpus, every core's threads belong to
+ * the node, and no CPU is in two cores (a planner binding one thread per core relies on it).
+ */
+const numaTopologyConsistent: Rule = (p) => {
+  const out: Issue[] = [];
+  const owner = new Map<number, string>();
+  (p.cpu.numa ?? []).forEach((n, i) => {
+    const cpus = n.cpus !== undefined ? new Set(expand(n.cpus)) : undefined;
+    if (cpus && n.cpuCount !== undefined && n.cpuCount !== cpus.size)
+      out.push({ path: `cpu.numa[${i}].cpuCount`, message: `cpuCount is ${n.cpuCount} but cpus "${n.cpus}" lists ${cpus.size}; fix one or drop cpuCount` });
+    (n.siblings ?? []).forEach((core, j) => {
+      const path = `cpu.numa[${i}].siblings[${j}]`;
+      for (const c of expand(core)) {
+        if (cpus && !cpus.has(c)) out.push({ path, message: `CPU ${c} is not in this node's cpus "${n.cpus}"; a core's threads belong to one node` });
+        const seen = owner.get(c);
+        if (seen) out.push({ path, message: `CPU ${c} is also in ${seen}; each CPU belongs to one core` });
+        else owner.set(c, path);
+      }
+    });
+  });
+  return out;
+};
+
 /** Two instances may not listen on the same port when their addresses overlap. */
 const portsDistinct: Rule = (p) => {
   const out: Issue[] = [];
@@ -93,7 +126,7 @@ const onSingleVendor: Rule = (p) => {
 
 /** Every cross-field rule, in the order their issues are reported. */
 export const RULES: readonly Rule[] = [
-  uniqueAcceleratorIds, uniqueUuids, uniqueServeNames, uniqueNumaIds, onReferencesExist, onSingleVendor, portsDistinct,
+  uniqueAcceleratorIds, uniqueUuids, uniqueServeNames, uniqueNumaIds, numaTopologyConsistent, onReferencesExist, onSingleVendor, portsDistinct,
 ];
 
 /** Run every rule. */

@@ -34,24 +34,62 @@ const cpuFlag = z.string().regex(/^[a-z0-9_.]+$/, {
   message: 'CPU flags use /proc/cpuinfo spelling: lower case, digits, "_" (e.g. "avx2", "avx512_bf16")',
 });
 
+/**
+ * A cpulist of hardware threads that share one physical core ("0,24"; "5" for a core without SMT).
+ * Listing these per NUMA node lets a planner take one thread per core without crossing a node.
+ */
+const coreSiblings = z.string().regex(/^\d+(-\d+)?(,\d+(-\d+)?)*$/, {
+  message: 'siblings entries are cpulists of the threads of one core, e.g. "0,24"',
+});
+
 /** One NUMA node with the CPUs that belong to it. */
 export const NumaNodeSchema = z
   .strictObject({
     id: z.number().int().nonnegative().meta({ description: "NUMA node number (node<N> in sysfs)" }),
-    cpus: z.string().regex(CPULIST_RE, {
-      message: 'cpus is a Linux cpulist such as "0-11,24-35" ("" for a memory-only node)',
-    }).meta({ description: 'CPUs of this node as a Linux cpulist ("" for a memory-only node)' }),
+    cpus: z
+      .string()
+      .regex(CPULIST_RE, {
+        message: 'cpus is a Linux cpulist such as "0-11,24-35" ("" for a memory-only node)',
+      })
+      .optional()
+      .meta({ description: 'CPUs of this node as a Linux cpulist ("" for a memory-only node); absent means unknown' }),
+    cpuCount: z
+      .number()
+      .int()
+      .nonnegative()
+      .optional()
+      .meta({ description: "Number of logical CPUs of this node, when the list itself is not known (KFD, rocminfo)" }),
     memoryMiB: z.number().int().nonnegative().optional().meta({ description: "Memory attached to this node, MiB" }),
+    siblings: z
+      .array(coreSiblings)
+      .optional()
+      .meta({
+        description:
+          'One cpulist per physical core of this node: the hardware threads that share it ("0,24"). ' +
+          "The first CPU of each entry is one thread per core; absent means unknown",
+      }),
   })
   .meta({ description: "A NUMA node" });
+
+/**
+ * CPU vendors. x86: amd, intel. POWER: ibm. Arm: the implementer in MIDR_EL1 ("CPU implementer"
+ * in /proc/cpuinfo), named after Linux arch/arm64/include/asm/cputype.h ARM_CPU_IMP_* and
+ * util-linux sys-utils/lscpu-arm.c; "arm" is Arm Ltd. itself (Cortex, Neoverse: also AWS
+ * Graviton, NVIDIA Grace and Ampere Altra, which use Neoverse cores).
+ */
+export const CPU_VENDORS = [
+  "amd", "intel", "ibm",
+  "arm", "ampere", "apm", "apple", "broadcom", "cavium", "fujitsu", "hisilicon", "marvell", "microsoft", "nvidia", "phytium", "qualcomm",
+  "other",
+] as const;
 
 /** The host CPU. */
 export const CpuSchema = z
   .strictObject({
     vendor: z
-      .enum(["amd", "intel", "arm", "ibm", "other"])
+      .enum(CPU_VENDORS)
       .optional()
-      .meta({ description: "CPU vendor (arm for any Arm licensee: Ampere, AWS Graviton, HiSilicon ...)" }),
+      .meta({ description: "CPU vendor; on Arm the core's implementer (arm = Arm Ltd. cores such as Neoverse; hisilicon, ampere, nvidia ...)" }),
     model: z.string().min(1).optional().meta({ description: "Model name as the kernel prints it" }),
     arch: z
       .string()
@@ -65,6 +103,10 @@ export const CpuSchema = z
     sockets: z.number().int().positive().optional(),
     coresPerSocket: z.number().int().positive().optional(),
     threadsPerCore: z.number().int().positive().optional(),
+    powerIsa: z
+      .enum(["2.06", "2.07", "3.0", "3.1"])
+      .optional()
+      .meta({ description: "Power ISA version, derived from the POWER generation (POWER7 2.06, POWER8 2.07, POWER9 3.0, POWER10 3.1)" }),
     numa: z.array(NumaNodeSchema).optional().meta({ description: "NUMA nodes; absent means unknown" }),
   })
   .meta({ description: "The host CPU" });
@@ -84,6 +126,14 @@ const acceleratorCommon = {
     .optional(),
 };
 
+/**
+ * amdgpu compute partition modes of MI300-series cards: one partition (SPX), two (DPX), three
+ * (TPX), four (QPX), or one per XCC (CPX). Source: Linux drivers/gpu/drm/amd/amdgpu/amdgpu_gfx.c
+ * (xcp_desc, the names current_compute_partition prints) and aqua_vanjaram.c (CPX: one
+ * partition per XCC).
+ */
+export const AMD_PARTITION_MODES = ["SPX", "DPX", "TPX", "QPX", "CPX"] as const;
+
 /** AMD GPU, identified by its LLVM gfx target. */
 export const AmdGpuSchema = z.strictObject({
   kind: z.literal("gpu"),
@@ -99,6 +149,13 @@ export const AmdGpuSchema = z.strictObject({
     .optional()
     .meta({ description: "ROCm unique id as rocminfo prints it (used for ROCR_VISIBLE_DEVICES)" }),
   index: z.number().int().nonnegative().optional().meta({ description: "ROCm device index, when no uuid is known" }),
+  partitions: z
+    .strictObject({
+      mode: z.enum(AMD_PARTITION_MODES).optional().meta({ description: "Compute partition mode; absent means unknown" }),
+      count: z.number().int().min(2).meta({ description: "Partitions (KFD nodes, ROCm agents) this card shows" }),
+    })
+    .optional()
+    .meta({ description: "A partitioned card (MI300-series DPX/QPX/CPX): one entry per physical card, its partitions here" }),
 });
 
 /** NVIDIA GPU, identified by its CUDA compute capability. */

@@ -25,12 +25,14 @@ const ALLOWED: Record<string, readonly string[]> = {
   profile: ["errors", "knowledge"],
   detect: ["errors", "profile", "knowledge"],
   plan: ["errors", "profile", "knowledge"],
+  // doctor compares two profiles; the CLI detects the host and hands the result in.
+  doctor: ["profile", "knowledge"],
   // render writes files as data; the marker text and the file type live with the writer. A
   // single host renders as a fleet of one, merged by the plan stage's pure fleet-merge.
   render: ["errors", "plan/types", "plan/fleet-merge", "write/marker", "write/write"],
   write: ["errors"],
-  cli: ["errors", "profile", "detect", "plan", "render", "write", "knowledge"],
-  index: ["errors", "profile", "detect", "plan", "render", "write", "cli"],
+  cli: ["errors", "profile", "detect", "doctor", "plan", "render", "write", "knowledge"],
+  index: ["errors", "profile", "detect", "doctor", "plan", "render", "write", "cli"],
 };
 
 /** Files that may touch the disk or run processes. */
@@ -61,6 +63,28 @@ describe("stage boundaries", () => {
       .map((f) => f.rel)
       .filter((rel) => !IO_ALLOWED.some((re) => re.test(rel)));
     expect(offenders).toEqual([]);
+  });
+
+  it("every accelerator family's knowledge file has its detector beside it in detect/accelerators/", () => {
+    const families = (dir: string) =>
+      readdirSync(join(SRC, dir))
+        .filter((f) => f.endsWith(".ts") && f !== "index.ts")
+        .map((f) => f.replace(/\.ts$/, ""));
+    const knowledge = families("knowledge/accelerators");
+    expect(knowledge.length).toBeGreaterThan(0);
+    expect(families("detect/accelerators")).toEqual(expect.arrayContaining(knowledge));
+  });
+
+  it("a family detector imports no other family's detector, and parsers import only parsers", () => {
+    const families = new Set(all.filter((f) => f.rel.startsWith("knowledge/accelerators/") && !f.rel.endsWith("/index.ts")).map((f) => f.rel.split("/").pop()!));
+    for (const f of all.filter((x) => x.rel.startsWith("detect/accelerators/") && families.has(x.rel.split("/").pop()!))) {
+      const siblings = [...f.text.matchAll(/(?:^|\n)\s*(?:import|export)[^"';]*?from\s+"\.\/([^"]+)\.js"/g)].map((m) => `${m[1]}.ts`);
+      expect(siblings.filter((s) => families.has(s)), `${f.rel} imports another family's detector`).toEqual([]);
+    }
+    for (const f of all.filter((x) => x.rel.startsWith("detect/parsers/"))) {
+      const specs = [...f.text.matchAll(/(?:^|\n)\s*(?:import|export)[^"';]*?from\s+"([^"]+)"/g)].map((m) => m[1]!);
+      expect(specs.filter((s) => !s.startsWith("./")), `${f.rel} imports outside the parsers`).toEqual([]);
+    }
   });
 
   it("nothing but the library entry imports the CLI", () => {

@@ -60,10 +60,33 @@ describe("detectFromFiles: AMD via KFD topology", () => {
       }),
     );
     expect(r.profile.accelerators).toEqual([
-      { kind: "gpu", vendor: "amd", id: "gpu0", arch: "gfx942", memoryMiB: 49152, pciAddress: "0000:26:00.0", index: 0 },
+      { kind: "gpu", vendor: "amd", id: "gpu0", arch: "gfx942", memoryMiB: 49152, pciAddress: "0000:26:00.0", index: 0, partitions: { count: 2 } },
       { kind: "gpu", vendor: "amd", id: "gpu1", arch: "gfx942", pciAddress: "0000:46:00.0", index: 1 },
     ]);
-    expect(r.report.messages.some((m) => /0000:26:00.0: 2 partitions/.test(m))).toBe(true);
+    expect(r.report.messages.some((m) => /0000:26:00.0: 2 partitions of one card.*mode unknown/.test(m))).toBe(true);
+  });
+
+  it("partitions on separate PCI functions sharing unique_id are one card; num_xcc tells the mode", () => {
+    const node = (fn: number, xcc: number) => `simd_count 152\ngfx_target_version 90402\nlocation_id ${0x500 + fn}\ndomain 0\nunique_id 16404946649897475633\nnum_xcc ${xcc}\n`;
+    const two = (xcc: number) =>
+      detectFromFiles(files({ "sys/class/kfd/kfd/topology/nodes/1/properties": node(0, xcc), "sys/class/kfd/kfd/topology/nodes/2/properties": node(1, xcc) })).profile.accelerators;
+    expect(two(4)).toEqual([
+      { kind: "gpu", vendor: "amd", id: "gpu0", arch: "gfx942", pciAddress: "0000:05:00.0", uuid: "GPU-e3aa140f9a5f9e31", partitions: { mode: "DPX", count: 2 } },
+    ]);
+    expect(two(1)?.[0]).toMatchObject({ partitions: { mode: "CPX", count: 2 } });
+  });
+
+  it("NUMA from KFD CPU nodes: counts, not CPU lists; sysfs wins when present", () => {
+    const cpuNode = (n: number, base: number) => `cpu_cores_count ${n}\nsimd_count 0\ncpu_core_id_base ${base}\ngfx_target_version 0\n`;
+    const kfd = { "sys/class/kfd/kfd/topology/nodes/0/properties": cpuNode(96, 0), "sys/class/kfd/kfd/topology/nodes/1/properties": cpuNode(96, 128) };
+    const r = detectFromFiles(files(kfd));
+    expect(r.profile.cpu?.numa).toEqual([
+      { id: 0, cpuCount: 96 },
+      { id: 1, cpuCount: 96 },
+    ]);
+    expect(r.report.unknown).toContain("cpu.numa[0].cpus");
+    const withSysfs = detectFromFiles(files({ ...kfd, "sys/devices/system/node/node0/cpulist": "0-191\n" }));
+    expect(withSysfs.profile.cpu?.numa).toEqual([{ id: 0, cpus: "0-191" }]);
   });
 });
 
@@ -82,7 +105,37 @@ describe("detectFromFiles: host and lscpu", () => {
     expect(ProfileSchema.safeParse(r.profile).success).toBe(true);
   });
 
+  it("Arm vendor from lscpu's Vendor ID when cpuinfo is absent; unknown implementers are other", () => {
+    const v = (id: string) => detectFromFiles(files({ "commands/lscpu.txt": `Architecture:  aarch64\nVendor ID:     ${id}\n` })).profile.cpu?.vendor;
+    expect(v("HiSilicon")).toBe("hisilicon");
+    expect(v("ARM")).toBe("arm");
+    expect(v("Samsung")).toBe("other");
+  });
+
   it("an invalid host option is a user error", () => {
     expect(() => detectFromFiles(new Map(), { host: "not a host" })).toThrow(/not a host name/);
+  });
+});
+
+describe("detectFromFiles: cores per NUMA node", () => {
+  const block = (cpu: number, core: number) => `processor\t: ${cpu}\nvendor_id\t: GenuineIntel\nphysical id\t: 0\ncore id\t\t: ${core}\nflags\t\t: lm\n\n`;
+  const cpuinfo = [block(0, 0), block(1, 1), block(2, 0), block(3, 1)].join("");
+
+  it("x86 cpuinfo physical id + core id give the siblings of each node", () => {
+    const r = detectFromFiles(files({ "proc/cpuinfo": cpuinfo, "sys/devices/system/node/node0/cpulist": "0-3\n" }));
+    expect(r.profile.cpu?.numa).toEqual([{ id: 0, cpus: "0-3", siblings: ["0,2", "1,3"] }]);
+    expect(r.report.facts.find((f) => f.path === "cpu.numa[0].siblings")?.from).toEqual(["proc/cpuinfo"]);
+  });
+
+  it("lscpu -p's Core column gives the siblings when sysfs has no topology", () => {
+    const lscpuP = "# The following is the parsable format, which can be fed to other\n# programs. Each different item in every column has an unique ID\n# starting from zero.\n# CPU,Core,Socket,Node,,L1d,L1i,L2,L3\n0,0,0,0,,0,0,0,0\n1,1,0,0,,1,1,1,0\n2,0,0,0,,0,0,0,0\n3,1,0,0,,1,1,1,0\n";
+    const r = detectFromFiles(files({ "commands/lscpu-p.txt": lscpuP, "sys/devices/system/node/node0/cpulist": "0-3\n" }));
+    expect(r.profile.cpu?.numa).toEqual([{ id: 0, cpus: "0-3", siblings: ["0,2", "1,3"] }]);
+  });
+
+  it("a node whose CPUs are only partly described keeps siblings unknown", () => {
+    const r = detectFromFiles(files({ "proc/cpuinfo": cpuinfo, "sys/devices/system/node/node0/cpulist": "0-7\n" }));
+    expect(r.profile.cpu?.numa?.[0]?.siblings).toBeUndefined();
+    expect(r.report.messages.some((m) => /cpu.numa\[0\]: the capture shows the cores of only some/.test(m))).toBe(true);
   });
 });

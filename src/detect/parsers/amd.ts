@@ -29,6 +29,28 @@ export interface KfdNode {
   /** PCI address from domain + location_id. */
   pciAddress?: string;
   simdCount?: number;
+  /**
+   * The card's id as rocminfo prints it ("GPU-" + 16 hex digits of unique_id), when unique_id
+   * is non-zero. Partitions of one card (MI300 CPX ...) share it.
+   */
+  uuid?: string;
+  /** XCCs (accelerator complexes) behind this node: 8 on an unpartitioned MI300X, 1 in CPX. */
+  numXcc?: number;
+  /** CPU node: logical CPUs of the NUMA node (cpumask_weight of the node). */
+  cpuCount?: number;
+  /** CPU node: the first CPU's APIC id on x86-64, its Linux CPU number elsewhere. */
+  cpuCoreIdBase?: number;
+}
+
+/**
+ * rocminfo's Uuid for a KFD unique_id (a decimal u64): "GPU-" and the value as 16 lower-case hex
+ * digits; 0 means the device has none. ROCR-Runtime amd_gpu_agent.cpp, HSA_AMD_AGENT_INFO_UUID.
+ */
+export function uuidFromUniqueId(uniqueId: string | undefined): string | undefined {
+  if (!uniqueId || !/^\d{1,20}$/.test(uniqueId)) return undefined;
+  const v = BigInt(uniqueId);
+  if (v === 0n || v >= 1n << 64n) return undefined;
+  return `GPU-${v.toString(16).padStart(16, "0")}`;
 }
 
 /** Parse a KFD node `properties` file ("simd_count 240" lines). */
@@ -44,6 +66,16 @@ export function parseKfdProperties(text: string): KfdNode {
   const node: KfdNode = { props, isGpu: (simd ?? 0) > 0 || gfx !== undefined };
   if (gfx) node.gfx = gfx;
   if (simd !== undefined) node.simdCount = simd;
+  const uuid = node.isGpu ? uuidFromUniqueId(props["unique_id"]) : undefined;
+  if (uuid) node.uuid = uuid;
+  const xcc = toInt(props["num_xcc"]);
+  if (xcc !== undefined && xcc > 0) node.numXcc = xcc;
+  const cores = toInt(props["cpu_cores_count"]);
+  if (!node.isGpu && cores !== undefined && cores > 0) {
+    node.cpuCount = cores;
+    const base = toInt(props["cpu_core_id_base"]);
+    if (base !== undefined) node.cpuCoreIdBase = base;
+  }
   const loc = toInt(props["location_id"]);
   if (node.isGpu && loc !== undefined && loc > 0) node.pciAddress = pciFromBdf(toInt(props["domain"]) ?? 0, loc);
   return node;
@@ -76,6 +108,8 @@ export interface RocmAgent {
   pciAddress?: string;
   /** Size of the first GLOBAL coarse-grained pool, KiB (the device memory). */
   vramKiB?: number;
+  /** Size of the first GLOBAL pool of any grain, KiB (on a CPU agent: its NUMA node's memory). */
+  globalKiB?: number;
 }
 
 /** rocminfo output, agent by agent. */
@@ -95,6 +129,7 @@ export function parseRocminfo(text: string): Rocminfo {
   let poolSize: number | undefined;
   let poolDone = false;
   const closePool = () => {
+    if (cur && inPool && /GLOBAL/.test(poolSegment) && poolSize !== undefined) cur.globalKiB ??= poolSize;
     if (cur && inPool && !poolDone && /GLOBAL/.test(poolSegment) && /COARSE/i.test(poolSegment) && poolSize !== undefined) {
       cur.vramKiB = poolSize;
       poolDone = true;

@@ -95,3 +95,42 @@ export function lscpuNuma(l: Lscpu): Array<{ id: number; cpus: number[] }> {
   }
   return nodes.sort((a, b) => a.id - b.id);
 }
+
+/** One row of `lscpu -p` (parsable) output: a logical CPU and the ids of its core, socket, node. */
+export interface LscpuCpuRow {
+  cpu: number;
+  core?: number;
+  socket?: number;
+  node?: number;
+}
+
+/**
+ * Parse `lscpu -p` / `lscpu -p=CPU,CORE,SOCKET,NODE`: "#" comment lines, the last of which names
+ * the columns ("# CPU,Core,Socket,Node,,L1d,L1i,L2,L3"), then one comma-separated row per CPU.
+ * Each column's ids are unique across the machine (a Core id never repeats on another socket).
+ * Returns null when the text is not in that format.
+ */
+export function parseLscpuParsable(text: string): LscpuCpuRow[] | null {
+  const lines = cleanText(text).split("\n").map((l) => l.trim()).filter(Boolean);
+  const header = lines.filter((l) => l.startsWith("#")).pop();
+  if (!header) return null;
+  const cols = header.replace(/^#\s*/, "").split(",").map((c) => c.trim().toLowerCase());
+  const at = (name: string) => cols.indexOf(name);
+  if (at("cpu") < 0) return null;
+  const rows: LscpuCpuRow[] = [];
+  for (const line of lines.filter((l) => !l.startsWith("#"))) {
+    const f = line.split(",");
+    const num = (i: number) => (i >= 0 && /^\d+$/.test(f[i] ?? "") ? Number(f[i]) : undefined);
+    const cpu = num(at("cpu"));
+    if (cpu === undefined) return null;
+    const row: LscpuCpuRow = { cpu };
+    const core = num(at("core"));
+    const socket = num(at("socket"));
+    const node = num(at("node"));
+    if (core !== undefined) row.core = core;
+    if (socket !== undefined) row.socket = socket;
+    if (node !== undefined) row.node = node;
+    rows.push(row);
+  }
+  return rows.length > 0 ? rows : null;
+}

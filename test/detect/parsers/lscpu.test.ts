@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { lscpuCount, lscpuCpus, lscpuNuma, parseLscpu, parseLscpuJson } from "../../../src/detect/parsers/lscpu.js";
+import { lscpuCount, lscpuCpus, lscpuNuma, parseLscpu, parseLscpuJson, parseLscpuParsable } from "../../../src/detect/parsers/lscpu.js";
 
 const plain = `Architecture:                    aarch64
 CPU op-mode(s):                  32-bit, 64-bit
@@ -60,5 +60,17 @@ describe("parseLscpu", () => {
     const l = parseLscpuJson(text);
     expect(l.fields).toEqual({});
     expect(l.problems.length).toBeGreaterThan(0);
+  });
+});
+
+describe("parseLscpuParsable", () => {
+  it("rows by the header's columns; not-parsable text is null", () => {
+    expect(parseLscpuParsable("# CPU,Core,Socket,Node,,L1d,L1i,L2,L3\n0,0,0,0,,0,0,0,0\n1,0,0,0,,0,0,0,0\n")).toEqual([
+      { cpu: 0, core: 0, socket: 0, node: 0 },
+      { cpu: 1, core: 0, socket: 0, node: 0 },
+    ]);
+    expect(parseLscpuParsable("# CPU,Node\n5,1\n")).toEqual([{ cpu: 5, node: 1 }]);
+    expect(parseLscpuParsable("Architecture: x86_64\n")).toBeNull();
+    expect(parseLscpuParsable("# CPU,Core\nx,1\n")).toBeNull();
   });
 });

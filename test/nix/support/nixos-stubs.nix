@@ -61,6 +61,30 @@ in
       default = [ ];
     };
 
+    # nixpkgs nixos/modules/system/activation/activation-script.nix `scriptType` (read through
+    # the code index from copies of that file with supportsDryActivation; the NixOS/nixpkgs
+    # snapshots stored there, 04da25cd and 12424157, are older and type it attrsOf unspecified).
+    system.activationScripts = mkOption {
+      type = types.attrsOf (
+        types.either types.str (
+          types.submodule {
+            options = {
+              deps = mkOption {
+                type = types.listOf types.str;
+                default = [ ];
+              };
+              text = mkOption { type = types.lines; };
+              supportsDryActivation = mkOption {
+                type = types.bool;
+                default = false;
+              };
+            };
+          }
+        )
+      );
+      default = { };
+    };
+
     warnings = mkOption {
       type = types.listOf types.str;
       default = [ ];

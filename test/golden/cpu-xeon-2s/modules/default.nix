@@ -4,6 +4,7 @@
 {
   imports = [
     ./build-sets.nix
+    ./doctor.nix
     ./inference.nix
   ];
 }
