@@ -7,11 +7,12 @@
  * UPDATE_GOLDEN=1 rewrites the golden folders; read the diff before committing it.
  */
 import { describe, expect, it } from "vitest";
-import { mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { parseProfileText } from "../src/profile/index.js";
-import { planHost, type Plan } from "../src/plan/index.js";
-import { DEFAULT_NIXPKGS_URL, renderFiles } from "../src/render/render.js";
+import { fleetOfPlans, planFleet, planHost, type FleetPlan, type Plan } from "../src/plan/index.js";
+import { parseFleetText } from "../src/profile/index.js";
+import { DEFAULT_NIXPKGS_URL, renderFleet } from "../src/render/render.js";
 import { nixString } from "../src/render/nix.js";
 import { argv } from "./nix/support/systemd.js";
 import { REPO_ROOT, nixEvalJson, nixParseError, nixpkgsLib, skipNix } from "./helpers/nix.js";
@@ -27,15 +28,41 @@ function listFiles(dir: string): string[] {
   });
 }
 
+/** Every example: a profile (a fleet of one) or a folder of profiles (a fleet, fleet.yaml optional). */
 const examples = readdirSync(EXAMPLES)
-  .filter((f) => f.endsWith(".yaml"))
+  .filter((f) => f.endsWith(".yaml") || statSync(join(EXAMPLES, f)).isDirectory())
   .sort()
   .map((f) => {
-    const file = join(EXAMPLES, f);
-    const plan = planHost(parseProfileText(readFileSync(file, "utf8"), file));
-    const files = renderFiles(plan, { nixpkgsUrl: DEFAULT_NIXPKGS_URL });
-    return { name: f.replace(/\.yaml$/, ""), plan, files, dir: join(GOLDEN, f.replace(/\.yaml$/, "")) };
+    const path = join(EXAMPLES, f);
+    const name = f.replace(/\.yaml$/, "");
+    let fleet: FleetPlan;
+    if (f.endsWith(".yaml")) {
+      const plan = planHost(parseProfileText(readFileSync(path, "utf8"), path));
+      fleet = fleetOfPlans(plan.host, [plan]);
+    } else {
+      const hosts = readdirSync(path)
+        .filter((n) => n.endsWith(".yaml") && n !== "fleet.yaml")
+        .sort()
+        .map((n) => ({ file: n, profile: parseProfileText(readFileSync(join(path, n), "utf8"), n) }));
+      const specFile = join(path, "fleet.yaml");
+      const spec = existsSync(specFile) ? { file: "fleet.yaml", spec: parseFleetText(readFileSync(specFile, "utf8"), "fleet.yaml") } : null;
+      fleet = planFleet(name, hosts, spec);
+    }
+    const files = renderFleet(fleet, { nixpkgsUrl: DEFAULT_NIXPKGS_URL });
+    return { name, fleet, files, dir: join(GOLDEN, name) };
   });
+
+/** One host of an example, with the instances its module runs (its own and the services it heads). */
+const hostCases = examples.flatMap((ex) =>
+  ex.fleet.hosts.map((plan) => ({
+    name: ex.fleet.hosts.length === 1 ? ex.name : `${ex.name}/${plan.host}`,
+    dir: ex.dir,
+    fleet: ex.fleet,
+    plan,
+    instances: [...plan.instances, ...ex.fleet.services.filter((s) => s.members[0]!.host === plan.host).map((s) => s.instance)],
+    ray: ex.fleet.services.flatMap((s) => s.members.filter((m) => m.host === plan.host).map((m) => ({ service: s, member: m }))),
+  })),
+);
 
 if (process.env.UPDATE_GOLDEN) {
   for (const ex of examples) {
@@ -47,9 +74,9 @@ if (process.env.UPDATE_GOLDEN) {
   }
 }
 
-describe.each(examples)("golden $name", ({ plan, files, dir }) => {
+describe.each(examples)("golden $name", ({ fleet, files, dir }) => {
   it("the plan is accepted", () => {
-    expect(plan.refused).toBe(false);
+    expect(fleet.refused).toBe(false);
   });
   it("renders exactly the committed files, byte for byte", () => {
     const golden = listFiles(dir).map((p) => relative(dir, p).split("\\").join("/")).sort();
@@ -92,7 +119,7 @@ let
 in ${body}`;
 }
 
-describe.skipIf(skipNix).each(examples)("end to end $name: golden build sets + host module + module library copy", ({ plan, dir }) => {
+describe.skipIf(skipNix).each(hostCases)("end to end $name: golden build sets + host module + module library copy", ({ plan, dir, fleet, instances, ray }) => {
   const got = () =>
     nixEvalJson(
       e2eExpr(
@@ -102,9 +129,11 @@ describe.skipIf(skipNix).each(examples)("end to end $name: golden build sets + h
           failed = map (a: a.message) (builtins.filter (a: !a.assertion) c.assertions);
           overlays = builtins.length c.nixpkgs.overlays;
           config = c.nixpkgs.config;
-          units = lib.mapAttrs (n: s: { inherit (s) environment; ExecStart = s.serviceConfig.ExecStart; }) c.systemd.services;
+          units = lib.mapAttrs (n: s: { inherit (s) environment after requires; ExecStart = s.serviceConfig.ExecStart; }) c.systemd.services;
+          firewall = c.networking.firewall.extraCommands;
+          rayEnvs = lib.mapAttrs (_: set: if set ? ray-env then { path = "\${set.ray-env}"; inherit (set.ray-env.args) packages; } else null) pkgs.hwflake;
           launchers = lib.mapAttrs launcherText c.services.hwflake.instances;
-          packages = lib.mapAttrs (_: set: lib.mapAttrs (n: p: { path = "\${p}"; args = p.args or null; env = p.env or null; }) (removeAttrs set [ "pkgs" ])) pkgs.hwflake;
+          packages = lib.mapAttrs (_: set: lib.mapAttrs (n: p: { path = "\${p}"; args = p.args or null; env = p.env or null; }) (removeAttrs set [ "pkgs" "ray-env" ])) pkgs.hwflake;
           setConfigs = lib.mapAttrs (_: set: { inherit (set.pkgs.config) cudaSupport rocmSupport cudaCapabilities; clr = set.pkgs.rocmPackages.clr.localGpuTargets or null; }) pkgs.hwflake;
           stock = {
             same = builtins.all (a: pkgs.\${a}.args == plain.\${a}.args) [ "llama-cpp" "ollama" ]
@@ -120,7 +149,9 @@ describe.skipIf(skipNix).each(examples)("end to end $name: golden build sets + h
       failed: string[];
       overlays: number;
       config: Record<string, unknown>;
-      units: Record<string, { environment: Record<string, string>; ExecStart: string }>;
+      units: Record<string, { environment: Record<string, string>; after: string[]; requires: string[]; ExecStart: string }>;
+      firewall: string;
+      rayEnvs: Record<string, { path: string; packages: string[] } | null>;
       launchers: Record<string, string | null>;
       packages: Record<string, Record<string, { path: string; args: Record<string, unknown> | null; env: Record<string, string> | null }>>;
       setConfigs: Record<string, { cudaSupport: boolean; rocmSupport: boolean; cudaCapabilities: string[]; clr: string[] | null }>;
@@ -131,7 +162,7 @@ describe.skipIf(skipNix).each(examples)("end to end $name: golden build sets + h
     const r = got();
     expect(r.failed).toEqual([]);
     expect(r.overlays).toBe(1);
-    for (const inst of plan.instances) {
+    for (const inst of instances) {
       const unit = r.units[`hwflake-${inst.name}`];
       expect(unit, inst.name).toBeDefined();
       const pkgPath = r.packages[inst.buildSet]![inst.engine]!.path;
@@ -152,8 +183,9 @@ describe.skipIf(skipNix).each(examples)("end to end $name: golden build sets + h
   });
   it("each build set hands nixpkgs exactly the planned override arguments, in a package set with the planned config", () => {
     const r = got();
-    expect(Object.keys(r.packages).sort()).toEqual(plan.buildSets.map((b) => b.name).sort());
-    for (const set of plan.buildSets) {
+    const sets = fleet.buildSets.filter((b) => b.system === plan.system);
+    expect(Object.keys(r.packages).sort()).toEqual([...new Set(fleet.buildSets.map((b) => b.name))].sort());
+    for (const set of sets) {
       expect(Object.keys(r.packages[set.name]!).sort()).toEqual(set.packages.map((p) => p.engine).sort());
       for (const p of set.packages) {
         const got = r.packages[set.name]![p.engine]!;
@@ -172,11 +204,33 @@ describe.skipIf(skipNix).each(examples)("end to end $name: golden build sets + h
     expect(r.config).toEqual({ cudaCapabilities: [], cudaForwardCompat: true });
     expect(r.stock).toEqual({ same: true, added: ["hwflake"] });
   });
+  it("every Ray node of a service this host is in becomes its unit, from the set's Python with vLLM and Ray", () => {
+    const r = got();
+    for (const { service, member } of ray) {
+      const unit = r.units[`hwflake-ray-${service.name}`]!;
+      expect(unit, service.name).toBeDefined();
+      const env = r.rayEnvs[service.buildSet]!;
+      expect(env.packages).toEqual(["vllm", "ray"]);
+      const args = argv(unit.ExecStart);
+      expect(args.slice(0, 3)).toEqual([`${env.path}/bin/ray`, "start", "--block"]);
+      expect(args).toContain(`--node-ip-address=${member.address}`);
+      if (member.role === "head") {
+        expect(args).toEqual(expect.arrayContaining(["--head", `--port=${service.rayPort}`]));
+        // The OpenAI server waits for the head and finds it through RAY_ADDRESS.
+        expect(r.units[`hwflake-${service.name}`]!.requires).toContain(`hwflake-ray-${service.name}.service`);
+      } else expect(args).toContain(`--address=${service.members[0]!.address}:${service.rayPort}`);
+      for (const [k, v] of Object.entries(member.environment)) expect(unit.environment[k]).toBe(v);
+      // The firewall admits the other members, and only them.
+      for (const peer of service.members.filter((m) => m.host !== member.host)) expect(r.firewall).toContain(`-s ${peer.address} -j nixos-fw-accept`);
+      expect(r.firewall).not.toContain(`-s ${member.address} `);
+    }
+    if (ray.length === 0) expect(r.firewall).toBe("");
+  });
   it("instances on one build set run one derivation; instances on different sets do not", () => {
     const r = got();
-    const path = (i: (typeof plan.instances)[number]) => r.packages[i.buildSet]![i.engine]!.path;
-    for (const a of plan.instances)
-      for (const b of plan.instances) {
+    const path = (i: (typeof instances)[number]) => r.packages[i.buildSet]![i.engine]!.path;
+    for (const a of instances)
+      for (const b of instances) {
         const same = a.buildSet === b.buildSet && a.engine === b.engine;
         expect(path(a) === path(b), `${a.name} vs ${b.name}`).toBe(same);
       }

@@ -142,12 +142,27 @@ export function formatFleet(fleet: FleetPlan): string {
       h.refused ? "refused" : "ok",
     ]);
   out.push(...table(rows), "");
+  if (fleet.services.length) {
+    out.push("Services across hosts (fleet.yaml)");
+    for (const svc of fleet.services) {
+      out.push(`  ${svc.name} → vLLM on Ray, ${svc.instance.model.kind === "hf" ? svc.instance.model.id : ""}, ${svc.instance.listen}:${svc.instance.port} on ${svc.members[0]!.host}`);
+      out.push(`    why:     ${wrap(svc.decision.reason, "             ")}`);
+      for (const m of svc.members) out.push(`    ${m.role.padEnd(7)}  ${m.host} (${m.address}) ${Object.entries(m.environment).map(([k, v]) => `${k}=${v}`).join(" ")}`);
+      out.push(`    args:    ${svc.instance.extraArgs.join(" ")}`);
+      out.push(`    package: pkgs.hwflake.${svc.buildSet}.vllm; Ray nodes run pkgs.hwflake.${svc.buildSet}.ray-env`);
+      out.push(`    sources: ${wrap(svc.decision.sources.map((x) => x.ref).join("; "), "             ")}`);
+    }
+    out.push("");
+  }
   if (fleet.buildSets.length) {
     out.push("Build sets (build-sets.nix: one package set per system and hardware class, built once for the fleet)");
     for (const set of fleet.buildSets) out.push(...formatSet(set));
     out.push("");
   }
-  const problems = fleet.hosts.flatMap((h) => h.findings.filter((f) => f.severity !== "info").map((f) => ({ host: h.host, f })));
+  const problems = [
+    ...fleet.findings.filter((f) => f.severity !== "info").map((f) => ({ host: "fleet.yaml", f })),
+    ...fleet.hosts.flatMap((h) => h.findings.filter((f) => f.severity !== "info").map((f) => ({ host: h.host, f }))),
+  ];
   if (problems.length) {
     out.push("Findings (errors and warnings; `hwflake plan --profile` shows a host's in full)");
     for (const { host, f } of problems) out.push(`  ${host}:`, formatFinding(f));

@@ -137,7 +137,7 @@ export async function runCli(argv: readonly string[], io: CliIO = processIO): Pr
         let name: string;
         if (a.fleet) {
           const loaded = await loadFleet(a.fleet);
-          const fleet = planFleet(loaded.name, loaded.hosts);
+          const fleet = planFleet(loaded.name, loaded.hosts, loaded.spec);
           if (fleet.refused) {
             io.err(formatFleet(fleet));
             throw new RefusedError(`plan for the ${fleet.name} fleet refused; nothing was written`);
@@ -191,7 +191,7 @@ export async function runCli(argv: readonly string[], io: CliIO = processIO): Pr
       async (a) => {
         if (a.fleet) {
           const loaded = await loadFleet(a.fleet);
-          const fleet = planFleet(loaded.name, loaded.hosts);
+          const fleet = planFleet(loaded.name, loaded.hosts, loaded.spec);
           io.out(a.json ? `${JSON.stringify(fleet, null, 2)}\n` : formatFleet(fleet));
           if (fleet.refused) code = EXIT.refused;
           return;

@@ -140,6 +140,24 @@ export const SRC = {
     "nixos-cuda/infra README.md @ 052431c1; NixOS/nixpkgs#555389",
     "the community CUDA cache builds release-cuda.nix with default capabilities only (not an official NixOS project)",
   ),
+  vllmMultiNode: s(
+    "vllm-project/vllm docs/serving/parallelism_scaling.md @ f948f41e; examples/online_serving/run_cluster.sh @ 0c37e239",
+    "ray start --head --port=6379 / --address=<head>:6379 on each node, then vllm serve with --tensor-parallel-size <GPUs per node> --pipeline-parallel-size <nodes>; identical environment and model path on every node; a unique VLLM_HOST_IP per node",
+  ),
+  vllmRayAddress: s(
+    "vllm-project/vllm vllm/v1/executor/ray_utils.py @ 0057add1; docs.ray.io ray-core/starting-ray",
+    "ray.init(address=None) reads RAY_ADDRESS first; the node running vllm serve needs a GPU",
+  ),
+  rayPorts: s(
+    "ray-project/ray doc/source/ray-core/configure.rst @ 2135df0b",
+    "GCS 6379 on the head; node manager, object manager and worker ports 10002-19999 on every node; --include-dashboard=false",
+  ),
+  ncclNoPortRange: s("NVIDIA/nccl#388", "NCCL connects ranks on ephemeral ports; no port range can be set"),
+  nixpkgsRay: s(
+    "NixOS/nixpkgs pkgs/development/python-modules/ray/default.nix @ bee96984",
+    "ray 2.40.0 from manylinux2014_x86_64 wheels; meta.platforms = [ \"x86_64-linux\" ]",
+  ),
+  nixpkgsVllmRay: s("NixOS/nixpkgs pkgs/development/python-modules/vllm/default.nix @ ff7c264d", "ray is in vLLM's dependencies"),
   nixpkgsNoUnfreeCache: s("NixOS/nixpkgs pkgs/top-level/release.nix @ 0dbf591c", "Hydra: allowUnfree = false (\"Don't build packages marked as unfree\")"),
 } as const satisfies Record<string, Source>;
 

@@ -4,25 +4,43 @@
  */
 import { InternalError } from "../errors.js";
 import { forecastOf } from "../knowledge/build-cost.js";
-import type { BuildSet, FleetBuildSet, FleetPlan, ForecastItem, PackageBuild, Plan } from "./types.js";
+import type { BuildSet, Finding, FleetBuildSet, FleetPlan, ForecastItem, PackageBuild, Plan, ServicePlan } from "./types.js";
+
+/** What spans hosts, planned from fleet.yaml: services, their findings and the sets their members need. */
+export interface FleetExtras {
+  readonly services: readonly ServicePlan[];
+  readonly findings: readonly Finding[];
+  readonly sets: readonly { readonly host: string; readonly system: Plan["system"]; readonly set: BuildSet }[];
+}
+
+const NO_EXTRAS: FleetExtras = { services: [], findings: [], sets: [] };
 
 const byString = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
 /** The fleet made of already planned hosts: build sets merged by (system, name). */
-export function fleetOfPlans(name: string, plans: readonly Plan[]): FleetPlan {
+export function fleetOfPlans(name: string, plans: readonly Plan[], extras: FleetExtras = NO_EXTRAS): FleetPlan {
   const hosts = [...plans].sort((a, b) => byString(a.host, b.host));
   const merged = new Map<string, { system: Plan["system"]; sets: { host: string; set: BuildSet }[] }>();
-  for (const plan of hosts)
-    for (const set of plan.buildSets) {
-      const key = `${set.name}\u0000${plan.system}`;
-      const entry = merged.get(key) ?? { system: plan.system, sets: [] };
-      entry.sets.push({ host: plan.host, set });
-      merged.set(key, entry);
-    }
+  const add = (host: string, system: Plan["system"], set: BuildSet) => {
+    const key = `${set.name}\u0000${system}`;
+    const entry = merged.get(key) ?? { system, sets: [] };
+    entry.sets.push({ host, set });
+    merged.set(key, entry);
+  };
+  for (const plan of hosts) for (const set of plan.buildSets) add(plan.host, plan.system, set);
+  for (const { host, system, set } of extras.sets) add(host, system, set);
   const buildSets = [...merged.values()].map(({ system, sets }) => mergeSets(system, sets));
   buildSets.sort((a, b) => byString(a.name, b.name) || byString(a.system, b.system));
   checkOneDefinitionPerName(buildSets);
-  return { version: 1, name, hosts, buildSets, refused: hosts.some((h) => h.refused) };
+  return {
+    version: 1,
+    name,
+    hosts,
+    buildSets,
+    services: extras.services,
+    findings: extras.findings,
+    refused: hosts.some((h) => h.refused) || extras.findings.some((f) => f.severity === "error"),
+  };
 }
 
 /** What a set must agree on to be one set: everything that reaches Nix. */
@@ -47,9 +65,10 @@ function mergeSets(system: Plan["system"], sets: readonly { host: string; set: B
     }
     for (const c of set.forecast.compiles) compiles.set(c.what, c);
   }
-  const { instances: _instances, ...rest } = first;
+  const { instances: _instances, rayEnv: _rayEnv, ...rest } = first;
   return {
     ...rest,
+    ...(sets.some(({ set }) => set.rayEnv) ? { rayEnv: true } : {}),
     system,
     packages: [...packages.values()].sort((a, b) => byString(a.engine, b.engine)),
     hosts: [...new Set(sets.map((s) => s.host))].sort(byString),

@@ -124,6 +124,8 @@ export interface BuildSet {
   /** Instances that run a package of this set, sorted. */
   readonly instances: readonly string[];
   readonly forecast: Forecast;
+  /** True when the set also provides `ray-env`: a Python with its vLLM and Ray, for Ray nodes. */
+  readonly rayEnv?: boolean;
 }
 
 /** One inference server, as the host module will configure it under services.hwflake.instances.<name>. */
@@ -201,6 +203,39 @@ export interface FleetPlan {
   readonly hosts: readonly Plan[];
   /** The build sets across hosts, one per (system, class), sorted by name then system. */
   readonly buildSets: readonly FleetBuildSet[];
-  /** True when any host's plan was refused. */
+  /** Models served across hosts (fleet.yaml services), sorted by name. */
+  readonly services: readonly ServicePlan[];
+  /** Findings about the services (subject `services[i]…`, about fleet.yaml). */
+  readonly findings: readonly Finding[];
+  /** True when any host's plan or any service was refused. */
   readonly refused: boolean;
+}
+
+/** One host of a service on Ray: the Ray node it runs and how it sees its GPUs. */
+export interface ServiceMember {
+  readonly host: string;
+  readonly role: "head" | "worker";
+  /** The address the other members reach it at (fleet.yaml addresses). */
+  readonly address: string;
+  /** Device pinning for the Ray node and the engine workers it starts. */
+  readonly environment: { readonly [name: string]: string };
+  readonly gpuVendor: "amd" | "nvidia";
+}
+
+/**
+ * A model served by vLLM across hosts on Ray: a Ray head (and the OpenAI server) on the first
+ * host, Ray workers on the others; tensor parallel within a host, pipeline parallel across.
+ */
+export interface ServicePlan {
+  readonly name: string;
+  readonly system: Plan["system"];
+  readonly buildSet: string;
+  readonly members: readonly ServiceMember[];
+  /** The Ray head's GCS port. */
+  readonly rayPort: number;
+  readonly tensorParallel: number;
+  readonly pipelineParallel: number;
+  /** The vLLM server on the head, as an instance of the head's module. */
+  readonly instance: Instance;
+  readonly decision: Decision<string>;
 }

@@ -27,6 +27,11 @@ export const FleetServiceSchema = z
     hosts: z.array(host).min(2, { message: "a service across hosts needs at least two hosts; serve it in the host's profile otherwise" }),
     port: z.number().int().min(1).max(65535),
     listen: z.string().min(1).default("127.0.0.1"),
+    apiKeyFile: z
+      .string()
+      .regex(/^\/[^\u0000-\u001f\u007f]*[^\s\u0000-\u001f\u007f]$/, { message: "an absolute path on the head host, without control characters or trailing spaces" })
+      .optional()
+      .meta({ description: "File on the head host holding the API key (handed to vLLM as a systemd credential)" }),
   })
   .meta({ description: "A model served by vLLM across hosts: tensor parallel within a host, pipeline parallel across hosts, on Ray" });
 

@@ -47,6 +47,55 @@ export function readmeContext(fleet: FleetPlan, hwflakeUrl: string | null): obje
     "  ];",
     "}",
   ].join("\n");
+  // Deployment with an existing tool: the user's flake adds each host's hardware configuration
+  // (deploy-rs README @ a1eb366d; colmena manual tutorial/flakes.md @ d11e94dc).
+  const shown = fleet.hosts.slice(0, 2);
+  const more = fleet.hosts.length > shown.length ? [`      # … one entry per host: ${fleet.hosts.map((h) => h.host).join(", ")}`] : [];
+  const deployUsage = [
+    "{",
+    "  inputs = {",
+    '    nixpkgs.url = "github:NixOS/nixpkgs/nixos-unstable";',
+    `    ${input}.url = "path:/path/to/this/folder";`,
+    `    ${input}.inputs.nixpkgs.follows = "nixpkgs";`,
+    '    deploy-rs.url = "github:serokell/deploy-rs";',
+    "  };",
+    "",
+    "  outputs =",
+    `    { self, nixpkgs, deploy-rs, ... }@inputs:`,
+    "    {",
+    ...shown.flatMap((h) => [
+      `      nixosConfigurations.${nixAttrName(h.host)} = nixpkgs.lib.nixosSystem {`,
+      `        system = "${h.system}";`,
+      "        modules = [",
+      `          ./${h.host}/configuration.nix # its hardware, disks, network, users`,
+      `          inputs.${input}.nixosModules.${nixAttrName(h.host)}`,
+      "        ];",
+      "      };",
+      `      deploy.nodes.${nixAttrName(h.host)} = {`,
+      `        hostname = "${h.host}";`,
+      "        profiles.system = {",
+      '          user = "root";',
+      `          path = deploy-rs.lib.${h.system}.activate.nixos self.nixosConfigurations.${nixAttrName(h.host)};`,
+      "        };",
+      "      };",
+    ]),
+    ...more,
+    "      checks = builtins.mapAttrs (system: deployLib: deployLib.deployChecks self.deploy) deploy-rs.lib;",
+    "    };",
+    "}",
+  ].join("\n");
+  const colmenaUsage = [
+    "colmenaHive = colmena.lib.makeHive {",
+    `  meta.nixpkgs = import nixpkgs { system = "${first.system}"; };`,
+    ...shown.flatMap((h) => [
+      `  ${nixAttrName(h.host)} = {`,
+      `    imports = [ ./${h.host}/configuration.nix inputs.${input}.nixosModules.${nixAttrName(h.host)} ];`,
+      `    deployment.targetHost = "${h.host}";`,
+      "  };",
+    ]),
+    ...more.map((l) => l.slice(4)),
+    "};",
+  ].join("\n");
   const instances = fleet.hosts.flatMap((h) =>
     [...h.instances]
       .sort((a, b) => compareCodePoints(a.name, b.name))
@@ -62,7 +111,10 @@ export function readmeContext(fleet: FleetPlan, hwflakeUrl: string | null): obje
         sources: sourcesText(i.engineDecision.sources),
       })),
   );
-  const findings = fleet.hosts.flatMap((h) => sortFindings(h.findings).map((f) => ({ ...f, host: h.host })));
+  const findings = [
+    ...sortFindings(fleet.findings).map((f) => ({ ...f, host: "fleet.yaml" })),
+    ...fleet.hosts.flatMap((h) => sortFindings(h.findings).map((f) => ({ ...f, host: h.host }))),
+  ];
 
   return {
     title: one ? first.host : `the ${fleet.name} fleet`,
@@ -127,6 +179,19 @@ export function readmeContext(fleet: FleetPlan, hwflakeUrl: string | null): obje
     })),
     hasFindings: findings.length > 0,
     buildCommands,
+    deployUsage,
+    colmenaUsage,
+    services: fleet.services.map((svc) => ({
+      name: svc.name,
+      model: modelText(svc.instance),
+      endpoint: `${svc.members[0]!.host} ${svc.instance.listen}:${svc.instance.port}`,
+      members: svc.members.map((m) => `${m.host} (${m.role}, ${m.address})`).join(", "),
+      shape: `TP ${svc.tensorParallel} × PP ${svc.pipelineParallel}`,
+      set: svc.buildSet,
+      reason: svc.decision.reason,
+      sources: sourcesText(svc.decision.sources),
+    })),
+    hasServices: fleet.services.length > 0,
     flakeUsage,
     classicUsage,
   };

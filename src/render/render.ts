@@ -8,7 +8,7 @@
  */
 import { InternalError } from "../errors.js";
 import { fleetOfPlans } from "../plan/fleet-merge.js";
-import type { FleetBuildSet, FleetPlan, Instance, Plan } from "../plan/types.js";
+import type { FleetBuildSet, FleetPlan, Instance, Plan, ServicePlan } from "../plan/types.js";
 import { markerFor } from "../write/marker.js";
 import type { RenderedFile } from "../write/write.js";
 import { compareCodePoints, nixAttrPath, nixExpr, nixString, type NixExpr, type NixInput } from "./nix.js";
@@ -71,7 +71,7 @@ export function renderFleet(fleet: FleetPlan, opts: RenderOptions): RenderedFile
     { path: "README.md", contents: finish(shared("README.md"), render("README.md", readmeContext(fleet, hwflakeUrl))) },
     ...fleet.hosts.map((h) => ({
       path: hostPath(h.host),
-      contents: finish(markerFor(hostPath(h.host), h.host, "profile"), render("host.nix", hostContext(sorted(h.instances)))),
+      contents: finish(markerFor(hostPath(h.host), h.host, "profile"), render("host.nix", hostContext(h.host, hostInstances(fleet, h), fleet.services))),
     })),
     // The module library travels with the output unless the flake takes it from an input.
     ...(hwflakeUrl ? [] : loadModuleLibrary().map((f) => ({ path: `modules/${f.path}`, contents: finish(shared(`modules/${f.path}`), f.contents) }))),
@@ -86,6 +86,17 @@ export function hostPath(host: string): string {
 
 function sorted(instances: readonly Instance[]): Instance[] {
   return [...instances].sort((a, b) => compareCodePoints(a.name, b.name));
+}
+
+/** A host's own instances plus the vLLM servers of the services it heads, sorted. */
+function hostInstances(fleet: FleetPlan, h: Plan): Instance[] {
+  return sorted([...h.instances, ...fleet.services.filter((s) => s.members[0]!.host === h.host).map((s) => s.instance)]);
+}
+
+/** The units a host runs: its instances' servers and the Ray nodes of its services. */
+function hostUnits(fleet: FleetPlan, h: Plan): string[] {
+  const ray = fleet.services.filter((s) => s.members.some((m) => m.host === h.host)).map((s) => `hwflake-ray-${s.name}`);
+  return [...hostInstances(fleet, h).map((i) => `hwflake-${i.name}`), ...ray].sort(compareCodePoints);
 }
 
 /** Marker first, trailing whitespace trimmed, blank-line runs collapsed, exactly one final newline. */
@@ -114,7 +125,7 @@ function checkReferences(fleet: FleetPlan): void {
   }
   for (const h of fleet.hosts) {
     const seen = new Set<string>();
-    for (const i of h.instances) {
+    for (const i of hostInstances(fleet, h)) {
       if (seen.has(i.name)) throw new InternalError(`plan defines instance ${i.name} twice`);
       seen.add(i.name);
       if (!packages.has(`${h.system}/${i.buildSet}.${i.engine}`))
@@ -157,7 +168,7 @@ function flakeContext(fleet: FleetPlan, hwflakeUrl: string | null, nixpkgsUrl: s
           system: h.system,
           // Path literals are code; host names were checked against SAFE_HOST above.
           module: nixExpr(`./${hostPath(h.host)}`),
-          units: sorted(h.instances).map((i) => `hwflake-${i.name}`),
+          units: hostUnits(fleet, h),
         },
       ]),
     ),
@@ -189,6 +200,7 @@ function buildSetsContext(sets: readonly FleetBuildSet[], oneHost: boolean): obj
         configComments: why(s.config.reason, s.config.sources),
         config: s.config.value,
         rocm: s.rocmGpuTargets ? { comments: why(s.rocmGpuTargets.reason, s.rocmGpuTargets.sources), targets: s.rocmGpuTargets.value } : null,
+        rayEnv: same.some((x) => x.rayEnv) ? { comments: ["A Python with this set's vLLM and Ray for the Ray nodes of services across hosts (ray-env)."] } : null,
         unfree: s.allowUnfreeLicenses
           ? { comments: why(s.allowUnfreeLicenses.reason, s.allowUnfreeLicenses.sources), licenses: s.allowUnfreeLicenses.value }
           : null,
@@ -209,8 +221,26 @@ function buildSetsContext(sets: readonly FleetBuildSet[], oneHost: boolean): obj
 // ---------------------------------------------------------------------------------------------
 // hosts/<host>.nix
 
-function hostContext(instances: readonly Instance[]): object {
+function hostContext(host: string, instances: readonly Instance[], services: readonly ServicePlan[]): object {
+  const ray = services.flatMap((s) =>
+    s.members
+      .filter((m) => m.host === host)
+      .map((m) => ({
+        name: s.name,
+        comments: [`Ray ${m.role} of ${s.name}: ${s.decision.reason}`],
+        role: m.role,
+        nodeAddress: m.address,
+        headAddress: s.members[0]!.address,
+        port: s.rayPort,
+        peers: s.members.filter((o) => o.host !== host).map((o) => o.address),
+        package: nixExpr(nixAttrPath(["pkgs", "hwflake", s.buildSet, "ray-env"])),
+        gpu: m.gpuVendor,
+        environment: m.environment,
+      })),
+  );
   return {
+    ray: ray.length ? ray : null,
+    hasInstances: instances.length > 0,
     instances: instances.map((i) => ({
       name: i.name,
       comments: [`${i.engine} on ${deviceText(i)}: ${i.engineDecision.reason}`],

@@ -95,6 +95,22 @@ in
       default = { };
     };
 
+    # nixos/modules/services/networking/firewall-iptables.nix @ db59d033 (extraCommands) and
+    # firewall-nftables.nix @ ed163c87 (extraInputRules); nftables.enable from
+    # nixos/modules/services/networking/nftables.nix. Both rule options are `lines`.
+    networking.nftables.enable = mkOption {
+      type = types.bool;
+      default = false;
+    };
+    networking.firewall.extraCommands = mkOption {
+      type = types.lines;
+      default = "";
+    };
+    networking.firewall.extraInputRules = mkOption {
+      type = types.lines;
+      default = "";
+    };
+
     networking.firewall.allowedTCPPorts = mkOption {
       type = types.listOf types.port;
       default = [ ];

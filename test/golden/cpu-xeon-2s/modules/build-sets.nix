@@ -71,6 +71,11 @@ let
         default = { };
         description = "Engine packages built in this set, available as `pkgs.hwflake.<set>.<name>`.";
       };
+      rayEnv = mkOption {
+        type = types.bool;
+        default = false;
+        description = "Also provide `pkgs.hwflake.<set>.ray-env`, a Python with the set's vLLM and Ray, for Ray nodes.";
+      };
     };
   };
 

@@ -6,5 +6,6 @@
     ./build-sets.nix
     ./doctor.nix
     ./inference.nix
+    ./ray.nix
   ];
 }

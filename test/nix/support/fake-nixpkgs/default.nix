@@ -135,6 +135,16 @@ let
     llama-cpp = final.callPackage ./pkgs/llama-cpp.nix { };
     ollama = final.callPackage ./pkgs/ollama.nix { };
 
+    # python3.withPackages: an environment recording which packages it holds, by pname.
+    python3 = {
+      withPackages =
+        f:
+        mkDerivation {
+          pname = "python3-env";
+          args.packages = map (p: p.pname) (f final.python3Packages);
+        };
+    };
+
     # Python package sets are rebuilt from this list, as nixpkgs does for every interpreter.
     pythonPackagesExtensions = [ ];
     python3Packages =
@@ -143,6 +153,7 @@ let
           callPackage = lib.callPackageWith (final // pyFinal);
           inherit buildPythonPackage;
           torch = pyFinal.callPackage ./pkgs/torch.nix { };
+          ray = pyFinal.callPackage ./pkgs/ray.nix { };
           vllm = pyFinal.callPackage ./pkgs/vllm.nix { };
         };
       in

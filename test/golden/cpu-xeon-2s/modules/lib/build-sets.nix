@@ -62,13 +62,23 @@ let
     prev: _name: set:
     let
       pkgs = packageSet prev set;
+      built = lib.mapAttrs (_: build pkgs) (set.packages or { });
     in
-    lib.mapAttrs (_: build pkgs) (set.packages or { }) // { inherit pkgs; };
+    built
+    // { inherit pkgs; }
+    # A Ray node starts vLLM's workers with its own Python, so it needs one that imports both
+    # the set's vLLM and Ray (vLLM's multi-node backend).
+    // lib.optionalAttrs (set.rayEnv or false) {
+      ray-env = pkgs.python3.withPackages (ps: [
+        built.vllm
+        ps.ray
+      ]);
+    };
 in
 {
   inherit unfreeOnly;
 
   # The overlay that adds `hwflake.<set>.<engine>` (and `hwflake.<set>.pkgs`, the set's whole
-  # package set) and nothing else.
+  # package set, and `hwflake.<set>.ray-env` where asked for) and nothing else.
   overlay = sets: _final: prev: { hwflake = lib.mapAttrs (mkSet prev) sets; };
 }
