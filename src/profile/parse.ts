@@ -12,14 +12,36 @@ import { ProfileSchema, type Profile } from "./schema.js";
 import { CHECKED_FLAG_RE, KNOWN_AMD_ARCHS, KNOWN_CPU_FLAGS, KNOWN_CUDA_CAPABILITIES } from "../knowledge/index.js";
 import { profileRules } from "./rules.js";
 
-/** Render a zod path as `a.b[0].c`. */
+/**
+ * Limits on profile input, so that no document, however hostile, costs more than a fraction of
+ * a second or a few MB before it is refused. A real profile is a few KB and uses no aliases.
+ */
+export const PROFILE_LIMITS = {
+  /** Characters in the whole document. */
+  maxChars: 256 * 1024,
+  /** Alias expansions when the YAML is turned into data (the yaml package's own guard). */
+  maxAliasCount: 100,
+  /** Issues listed in one error; the rest are counted. */
+  maxIssues: 50,
+} as const;
+
+/** Render a zod path as `a.b[0].c`; keys that are not plain names are quoted (`a["x y"]`). */
 export function formatPath(path: readonly PropertyKey[]): string {
   let out = "";
   for (const p of path) {
     if (typeof p === "number") out += `[${p}]`;
-    else out += out ? `.${String(p)}` : String(p);
+    else if (/^[A-Za-z_$][A-Za-z0-9_$]{0,63}$/.test(String(p))) out += out ? `.${String(p)}` : String(p);
+    else out += `[${quoteKey(String(p))}]`;
   }
   return out;
+}
+
+/**
+ * A key or value from the input as it may appear in a message: JSON-quoted, so control
+ * characters and terminal escapes print as `\n` and `\u001b`, and cut to 64 characters.
+ */
+function quoteKey(k: string): string {
+  return JSON.stringify(k.length > 64 ? `${k.slice(0, 64)}…` : k);
 }
 
 /** The object schema at a path, to list the keys that would have been accepted. */
@@ -75,11 +97,11 @@ function describe(issue: z.core.$ZodIssue, input: unknown): Issue[] {
     const allowed = keysAt(issue.path, input);
     return issue.keys.map((k) => {
       const guess = closest(k, allowed);
-      const where = path ? `${path}.${k}` : k;
+      const where = formatPath([...issue.path, k]);
       return {
         path: where,
         message:
-          `unknown key "${k}"` +
+          `unknown key ${quoteKey(k)}` +
           (guess ? `; did you mean "${guess}"?` : allowed.length ? `; allowed keys: ${allowed.join(", ")}` : ""),
       };
     });
@@ -99,6 +121,10 @@ function describe(issue: z.core.$ZodIssue, input: unknown): Issue[] {
         message: `must be one of ${vals.join(", ")}` + (guess ? `; did you mean "${guess}"?` : ""),
       },
     ];
+  }
+  if (issue.code === "too_big" && issue.origin === "array") {
+    const got = getAt(input, issue.path);
+    return [{ path, message: `lists ${Array.isArray(got) ? got.length : "too many"} entries; at most ${String(issue.maximum)} are allowed` }];
   }
   if (issue.code === "invalid_type" && getAt(input, issue.path) === undefined) {
     return [{ path, message: `is required (${issue.expected})` }];
@@ -148,15 +174,47 @@ function vocabularyIssues(p: Profile): Issue[] {
  * `file` is only used in messages.
  */
 export function parseProfileText(text: string, file: string): Profile {
+  if (text.length > PROFILE_LIMITS.maxChars) {
+    throw new ProfileError(file, [
+      { path: "", message: `is ${text.length} characters; a profile may have at most ${PROFILE_LIMITS.maxChars} (real ones are a few KB): is this the right file?` },
+    ]);
+  }
   const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
   if (doc.errors.length > 0) {
     throw new ProfileError(
       file,
-      doc.errors.map((e) => ({ path: "", message: `not valid YAML/JSON: ${e.message.split("\n")[0]}` })),
+      capIssues(
+        doc.errors.map((e) => ({
+          path: "",
+          message: /call stack/i.test(e.message)
+            ? "is nested too deeply to read; a profile is a few levels of mappings and lists"
+            : `not valid YAML/JSON: ${e.message.split("\n")[0]}`,
+        })),
+      ),
     );
   }
-  const input: unknown = doc.toJS();
+  let input: unknown;
+  try {
+    input = doc.toJS({ maxAliasCount: PROFILE_LIMITS.maxAliasCount });
+  } catch (e) {
+    // The yaml package throws (instead of reporting) when alias expansion runs away (a "billion
+    // laughs" document) and when nesting exhausts the stack; both are the input's fault.
+    const why = e instanceof ReferenceError && /alias/i.test(e.message)
+      ? `expands YAML aliases (*name) more than ${PROFILE_LIMITS.maxAliasCount} times; write the values out instead of nesting aliases`
+      : e instanceof RangeError
+        ? "is nested too deeply to read; a profile is a few levels of mappings and lists"
+        : null;
+    if (why === null) throw e;
+    throw new ProfileError(file, [{ path: "", message: why }]);
+  }
   return validateProfile(input, file);
+}
+
+/** At most PROFILE_LIMITS.maxIssues issues, then one that counts the rest. */
+function capIssues(issues: readonly Issue[]): Issue[] {
+  if (issues.length <= PROFILE_LIMITS.maxIssues) return [...issues];
+  const rest = issues.length - PROFILE_LIMITS.maxIssues;
+  return [...issues.slice(0, PROFILE_LIMITS.maxIssues), { path: "", message: `… and ${rest} more problem(s); fix the ones above first` }];
 }
 
 /** Validate an already-parsed document (from detection or a test) into a Profile. */
@@ -167,8 +225,8 @@ export function validateProfile(input: unknown, file = "<profile>"): Profile {
     ]);
   }
   const r = ProfileSchema.safeParse(input);
-  if (!r.success) throw new ProfileError(file, r.error.issues.flatMap((i) => describe(i, input)));
+  if (!r.success) throw new ProfileError(file, capIssues(r.error.issues.flatMap((i) => describe(i, input))));
   const issues = [...vocabularyIssues(r.data), ...profileRules(r.data)];
-  if (issues.length > 0) throw new ProfileError(file, issues);
+  if (issues.length > 0) throw new ProfileError(file, capIssues(issues));
   return r.data;
 }

@@ -58,7 +58,7 @@ describe("errors name the path and the fix", () => {
     ["duplicate port", { ...base, serve: [{ name: "a", model: "m", port: 8000 }, { name: "b", model: "m", port: 8000, listen: "0.0.0.0" }] }, 'serve[1].port: port 8000 is already used by serve[0] ("a"); pick another port'],
     ["duplicate accelerator id", { ...base, accelerators: [{ id: "g", kind: "gpu", vendor: "amd", arch: "gfx906" }, { id: "g", kind: "gpu", vendor: "amd", arch: "gfx90a" }] }, 'accelerators[1].id: accelerator id "g" is used by accelerators [0] and [1]; give each a distinct id'],
     ["mixed vendors in one instance", { ...base, accelerators: [{ id: "a", kind: "gpu", vendor: "amd", arch: "gfx906" }, { id: "n", kind: "gpu", vendor: "nvidia", arch: "8.6" }], serve: [{ name: "x", model: "m", port: 1, on: ["a", "n"] }] }, "serve[0].on: mixes gpu/amd and gpu/nvidia; one server process runs on one kind of device: split it into two serve entries"],
-    ["relative apiKeyFile", { ...base, serve: [{ name: "a", model: "m", port: 1, apiKeyFile: "key.txt" }] }, "serve[0].apiKeyFile: apiKeyFile is an absolute path on the target host (it is never copied into the Nix store)"],
+    ["relative apiKeyFile", { ...base, serve: [{ name: "a", model: "m", port: 1, apiKeyFile: "key.txt" }] }, 'serve[0].apiKeyFile: apiKeyFile is an absolute path on the target host, e.g. "/run/secrets/coder-key"'],
     ["wrong version", { ...base, version: 2 }, "version: must be 1"],
   ])("%s", (_name, input, expected) => {
     // Messages may go on (a list of known values, a hint); they must start with the expectation.

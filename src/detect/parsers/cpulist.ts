@@ -1,11 +1,6 @@
 /** Linux cpulist syntax ("0-3,8-11"), as sysfs and lscpu print it. */
+import { MAX_CPU_NUMBER } from "../../profile/schema.js";
 import { cleanText } from "./text.js";
-
-/**
- * Highest CPU number hwflake believes. Linux caps NR_CPUS at 8192 on every architecture it
- * builds for; 65535 leaves room for growth while keeping any list small enough to expand.
- */
-export const MAX_CPU_NUMBER = 65_535;
 
 /**
  * Most CPU numbers one list may expand to, counting overlaps ("0-65535,0-65535,…"), so a

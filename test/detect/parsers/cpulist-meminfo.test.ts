@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { MAX_CPU_NUMBER, formatCpulist, parseCpuMask, parseCpulist } from "../../../src/detect/parsers/cpulist.js";
+import { formatCpulist, parseCpuMask, parseCpulist } from "../../../src/detect/parsers/cpulist.js";
+import { MAX_CPU_NUMBER } from "../../../src/profile/schema.js";
 import { kibToMiB, parseMeminfo } from "../../../src/detect/parsers/meminfo.js";
 
 describe("parseCpulist", () => {
