@@ -2,15 +2,15 @@
  * The command line: the only place that prints errors and chooses exit codes.
  * `runCli(argv, io)` returns the exit code so tests can drive it without a process.
  */
-import { readFile } from "node:fs/promises";
+import { open, readFile } from "node:fs/promises";
 import { dirname, relative, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import yargs from "yargs";
 import { EXIT, RefusedError, UserError, DetectError } from "../errors.js";
-import { parseProfileText, profileJsonSchemaText, validateProfile, type Profile } from "../profile/index.js";
+import { PROFILE_LIMITS, parseProfileText, profileJsonSchemaText, validateProfile, type Profile } from "../profile/index.js";
 import { planHost } from "../plan/index.js";
 import { DEFAULT_HWFLAKE_URL, DEFAULT_NIXPKGS_URL, renderFiles } from "../render/render.js";
-import { writeFiles } from "../write/write.js";
+import { MANIFEST_PATH, writeFiles } from "../write/write.js";
 import { captureHost, detectFromDir, detectLive, type DetectResult } from "../detect/index.js";
 import { formatPlan } from "./format.js";
 import { writeProfileFile } from "../write/profile.js";
@@ -32,10 +32,26 @@ const SCHEMA_FILE = fileURLToPath(new URL("../../schema/profile.schema.json", im
 
 
 async function loadProfile(file: string): Promise<Profile> {
+  // Read at most one byte past the limit (4 bytes per character covers any UTF-8), so that
+  // /dev/zero or a multi-GB file is refused at once instead of being read into memory.
+  const maxBytes = PROFILE_LIMITS.maxChars * 4;
   let text: string;
   try {
-    text = await readFile(file, "utf8");
+    const fh = await open(file, "r");
+    try {
+      const buf = Buffer.alloc(maxBytes + 1);
+      let len = 0;
+      for (;;) {
+        const { bytesRead } = await fh.read(buf, len, buf.length - len, null);
+        if (bytesRead === 0 || (len += bytesRead) === buf.length) break;
+      }
+      if (len > maxBytes) throw new UserError(`--profile ${file}: larger than ${maxBytes} bytes; a profile is a few KB: is this the right file?`);
+      text = buf.subarray(0, len).toString("utf8");
+    } finally {
+      await fh.close();
+    }
   } catch (e) {
+    if (e instanceof UserError) throw e;
     throw new UserError(`--profile ${file}: cannot read it (${(e as NodeJS.ErrnoException).code ?? String(e)}); pass a YAML or JSON profile, e.g. examples/mi50-desktop.yaml`);
   }
   return parseProfileText(text, file);
@@ -103,12 +119,21 @@ export async function runCli(argv: readonly string[], io: CliIO = processIO): Pr
         const outDir = resolve(a.out);
         const report = await writeFiles(files, { outDir, check: a.check, force: a.force });
         if (a.check) {
+          if (report.interrupted.length) {
+            io.err(`✘ ${report.interrupted.length} file(s) differ from the last complete run recorded in ${MANIFEST_PATH}: an interrupted hwflake generate (or a hand edit) left a mix of two runs:\n${report.interrupted.map((f) => `  ${f}`).join("\n")}\n`);
+          }
+          if (report.leftovers.length) {
+            io.err(`✘ ${report.leftovers.length} temporary file(s) left by a killed run:\n${report.leftovers.map((f) => `  ${f}`).join("\n")}\n`);
+          }
           if (report.stale.length) {
             io.err(`✘ ${report.stale.length} generated file(s) differ from the profile; run hwflake generate:\n${report.stale.map((f) => `  ${f}`).join("\n")}\n`);
-            code = EXIT.refused;
-          } else io.out(`✓ ${files.length} file(s) up to date in ${a.out}\n`);
+          }
+          if (report.stale.length || report.interrupted.length || report.leftovers.length) code = EXIT.refused;
+          else io.out(`✓ ${files.length} file(s) up to date in ${a.out}\n`);
           return;
         }
+        for (const f of report.leftovers) io.out(`  removed   ${f} (left by a killed run)\n`);
+        for (const f of report.interrupted) io.out(`  repaired  ${f} (left by an interrupted run)\n`);
         for (const f of report.written) io.out(`  wrote     ${f}\n`);
         for (const f of report.unchanged) io.out(`  unchanged ${f}\n`);
         const warnings = plan.findings.filter((f) => f.severity !== "info").length;

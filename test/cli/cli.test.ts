@@ -96,7 +96,7 @@ describe("hwflake generate", () => {
     const out = join(tmp(), "l");
     const first = await run("generate", "--profile", SEED, "--out", out);
     expect(first.code).toBe(0);
-    expect(readdirSync(out).sort()).toEqual(["README.md", "flake.nix", "hosts", "overlays"]);
+    expect(readdirSync(out).sort()).toEqual([".hwflake-manifest", "README.md", "flake.nix", "hosts", "overlays"]);
     expect(existsSync(join(out, "hosts", "l.nix"))).toBe(true);
     expect(existsSync(join(out, "overlays", "default.nix"))).toBe(true);
 
