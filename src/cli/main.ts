@@ -11,7 +11,8 @@ import { PROFILE_LIMITS, parseProfileText, profileJsonSchemaText, validateProfil
 import { planHost } from "../plan/index.js";
 import { DEFAULT_HWFLAKE_URL, DEFAULT_NIXPKGS_URL, renderFiles } from "../render/render.js";
 import { MANIFEST_PATH, writeFiles } from "../write/write.js";
-import { captureHost, detectFromDir, detectLive, type DetectResult } from "../detect/index.js";
+import { captureHost, detectFromFiles, detectLive, type DetectOptions, type DetectResult } from "../detect/index.js";
+import { readCapture } from "../detect/io.js";
 import { formatPlan } from "./format.js";
 import { writeProfileFile } from "../write/profile.js";
 import { stringify as toYaml } from "yaml";
@@ -57,14 +58,34 @@ async function loadProfile(file: string): Promise<Profile> {
   return parseProfileText(text, file);
 }
 
+/**
+ * Detect from a capture folder. The files that were skipped (symlinks out of the folder, FIFOs,
+ * devices, oversized files) come first among the report's messages and are also returned.
+ */
+async function detectCapture(dir: string, opts: DetectOptions): Promise<{ result: DetectResult; skipped: string[] }> {
+  const { files, skipped } = await readCapture(dir);
+  const result = detectFromFiles(files, opts);
+  const lines = skipped.map((s) => `${s.path}: skipped, ${s.reason}`);
+  result.report.messages.unshift(...lines);
+  return { result, skipped: lines };
+}
+
 /** Get a profile from --profile, --from (capture folder) or the live host. */
-async function profileFrom(args: { profile?: string; from?: string; detect?: boolean; host?: string }): Promise<{ profile: Profile; model?: string }> {
+async function profileFrom(
+  args: { profile?: string; from?: string; detect?: boolean; host?: string },
+  io: CliIO,
+): Promise<{ profile: Profile; model?: string }> {
   if (args.profile) {
     const profile = await loadProfile(args.profile);
     return { profile, model: profile.cpu.model };
   }
   if (args.from || args.detect) {
-    const r: DetectResult = args.from ? await detectFromDir(args.from, { host: args.host }) : await detectLive({ host: args.host });
+    let r: DetectResult;
+    if (args.from) {
+      const { result, skipped } = await detectCapture(args.from, { host: args.host });
+      for (const m of skipped) io.err(`⚠ ${m}\n`);
+      r = result;
+    } else r = await detectLive({ host: args.host });
     const profile = validateProfile(r.profile, args.from ?? "<live host>");
     return { profile, model: profile.cpu.model };
   }
@@ -109,7 +130,7 @@ export async function runCli(argv: readonly string[], io: CliIO = processIO): Pr
           .option("hwflake-url", { type: "string", default: DEFAULT_HWFLAKE_URL, describe: "Flake URL of the hwflake module library" })
           .option("nixpkgs-url", { type: "string", default: DEFAULT_NIXPKGS_URL, describe: "Flake URL of nixpkgs" }),
       async (a) => {
-        const { profile, model } = await profileFrom(a);
+        const { profile, model } = await profileFrom(a, io);
         const plan = planHost(profile);
         if (plan.refused) {
           io.err(formatPlan(plan, model));
@@ -145,7 +166,7 @@ export async function runCli(argv: readonly string[], io: CliIO = processIO): Pr
       "Show what hwflake would build and run for a profile, and why",
       (y) => y.options(profileOptions).option("json", { type: "boolean", default: false, describe: "Print the plan as JSON" }),
       async (a) => {
-        const { profile, model } = await profileFrom(a);
+        const { profile, model } = await profileFrom(a, io);
         const plan = planHost(profile);
         io.out(a.json ? `${JSON.stringify(plan, null, 2)}\n` : formatPlan(plan, model));
         if (plan.refused) code = EXIT.refused;
@@ -165,7 +186,7 @@ export async function runCli(argv: readonly string[], io: CliIO = processIO): Pr
           .option("json", { type: "boolean", default: false, describe: "Print the detection report (facts and their files, unknowns) as JSON" })
           .option("force", { type: "boolean", default: false, describe: "Overwrite an existing --out file" }),
       async (a) => {
-        const r = a.from ? await detectFromDir(a.from, { host: a.host }) : await detectLive({ host: a.host });
+        const r = a.from ? (await detectCapture(a.from, { host: a.host })).result : await detectLive({ host: a.host });
         validateProfile(r.profile, a.from ?? "<live host>");
         for (const m of r.report.messages) io.err(`⚠ ${m}\n`);
         if (a.json) {
