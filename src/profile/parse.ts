@@ -23,7 +23,31 @@ export const PROFILE_LIMITS = {
   maxAliasCount: 100,
   /** Issues listed in one error; the rest are counted. */
   maxIssues: 50,
+  /** Nesting of [ ] and { } (the YAML reader recurses per level; deep input costs seconds). */
+  maxFlowDepth: 64,
 } as const;
+
+/**
+ * How deeply `[` and `{` nest in YAML/JSON text, skipping quoted strings and comments. Brackets
+ * inside plain scalars are counted too, so this can only overestimate; a profile needs 4 levels.
+ */
+function flowDepth(text: string): number {
+  let depth = 0;
+  let max = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === "[" || c === "{") max = Math.max(max, ++depth);
+    else if (c === "]" || c === "}") depth = Math.max(0, depth - 1);
+    else if (c === '"') {
+      for (i++; i < text.length && text[i] !== '"'; i++) if (text[i] === "\\") i++;
+    } else if (c === "'") {
+      while (++i < text.length && text[i] !== "'");
+    } else if (c === "#" && (i === 0 || /\s/.test(text[i - 1]!))) {
+      while (i < text.length && text[i] !== "\n") i++;
+    }
+  }
+  return max;
+}
 
 /** Render a zod path as `a.b[0].c`; keys that are not plain names are quoted (`a["x y"]`). */
 export function formatPath(path: readonly PropertyKey[]): string {
@@ -177,6 +201,11 @@ export function parseProfileText(text: string, file: string): Profile {
   if (text.length > PROFILE_LIMITS.maxChars) {
     throw new ProfileError(file, [
       { path: "", message: `is ${text.length} characters; a profile may have at most ${PROFILE_LIMITS.maxChars} (real ones are a few KB): is this the right file?` },
+    ]);
+  }
+  if (flowDepth(text) > PROFILE_LIMITS.maxFlowDepth) {
+    throw new ProfileError(file, [
+      { path: "", message: `nests [ ] or { } more than ${PROFILE_LIMITS.maxFlowDepth} levels deep; a profile is a few levels of mappings and lists` },
     ]);
   }
   const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });

@@ -121,6 +121,41 @@ describe("hwflake generate", () => {
     expect(existsSync(join(out, "hosts", "l.nix"))).toBe(false);
     expect((await run("generate", "--profile", SEED, "--out", out, "--force")).code).toBe(0);
   });
+  it("an --out that is a file, or a file where hosts/ must go, is bad input (exit 2), not a crash", async () => {
+    const d = tmp();
+    writeFileSync(join(d, "plain"), "mine\n");
+    for (const extra of [[], ["--check"], ["--force"]]) {
+      const r = await run("generate", "--profile", SEED, "--out", join(d, "plain"), ...extra);
+      expect(r.code, extra.join(" ")).toBe(2);
+      expect(r.err).toContain("is a file, not a folder");
+    }
+    mkdirSync(join(d, "out"));
+    writeFileSync(join(d, "out", "hosts"), "mine\n");
+    const r = await run("generate", "--profile", SEED, "--out", join(d, "out"), "--force");
+    expect(r.code).toBe(2);
+    expect(r.err).toContain("is a file where hwflake needs a folder");
+    expect(readFileSync(join(d, "out", "hosts"), "utf8")).toBe("mine\n");
+    expect(readdirSync(join(d, "out"))).toEqual(["hosts"]);
+    // detect --out naming a folder, or a path below a file.
+    for (const out of [d, join(d, "plain", "p.yaml")]) {
+      const det = await run("detect", "--from", join(ROOT, "test", "fixtures", "machines", "x86-intel-i7-1165g7"), "--out", out);
+      expect(det.code, out).toBe(2);
+    }
+  });
+  it("after a killed run, --check names the mix and the leftovers; generate repairs both", async () => {
+    const out = join(tmp(), "l");
+    expect((await run("generate", "--profile", SEED, "--out", out)).code).toBe(0);
+    writeFileSync(join(out, "flake.nix"), readFileSync(join(out, "flake.nix"), "utf8") + "# half of another run\n");
+    writeFileSync(join(out, ".README.md.hwflake-99999999-0123456789ab.tmp"), "half");
+    const check = await run("generate", "--profile", SEED, "--out", out, "--check");
+    expect(check.code).toBe(1);
+    expect(check.err).toContain("an interrupted hwflake generate (or a hand edit) left a mix of two runs:\n  flake.nix");
+    expect(check.err).toContain("temporary file(s) left by a killed run:\n  .README.md.hwflake-99999999-0123456789ab.tmp");
+    const fix = await run("generate", "--profile", SEED, "--out", out);
+    expect(fix.out).toContain("removed   .README.md.hwflake-99999999-0123456789ab.tmp");
+    expect(fix.out).toContain("repaired  flake.nix");
+    expect((await run("generate", "--profile", SEED, "--out", out, "--check")).code).toBe(0);
+  });
   it("a refused plan writes nothing and exits 1", async () => {
     const d = tmp();
     const f = writeProfile(d, `version: 1\nhost: h\nsystem: x86_64-linux\naccelerators:\n  - {id: mi50, kind: gpu, vendor: amd, arch: gfx906}\nserve:\n  - {name: a, model: m/m, on: [mi50], port: 8000}\n`);
