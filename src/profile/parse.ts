@@ -227,10 +227,13 @@ export function parseProfileText(text: string, file: string): Profile {
     input = doc.toJS({ maxAliasCount: PROFILE_LIMITS.maxAliasCount });
   } catch (e) {
     // The yaml package throws (instead of reporting) when alias expansion runs away (a "billion
-    // laughs" document) and when nesting exhausts the stack; both are the input's fault.
-    const why = e instanceof ReferenceError && /alias/i.test(e.message)
+    // laughs" document), for an alias to an anchor defined later, and when nesting exhausts the
+    // stack; all are the input's fault.
+    const why = e instanceof ReferenceError && /excessive alias/i.test(e.message)
       ? `expands YAML aliases (*name) more than ${PROFILE_LIMITS.maxAliasCount} times; write the values out instead of nesting aliases`
-      : e instanceof RangeError
+      : e instanceof ReferenceError && /unresolved alias/i.test(e.message)
+        ? `uses an alias (*name) before its anchor (&name) is defined: ${e.message.split("\n")[0]}`
+        : e instanceof RangeError
         ? "is nested too deeply to read; a profile is a few levels of mappings and lists"
         : null;
     if (why === null) throw e;

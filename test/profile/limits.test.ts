@@ -27,6 +27,7 @@ function pathological(): string {
 const header = "version: 1\nhost: h\n";
 const CASES: ReadonlyArray<readonly [name: string, text: string, message: RegExp]> = [
   ["an alias bomb", ALIAS_BOMB, /expands YAML aliases/],
+  ["an alias before its anchor (threw from the yaml package)", "version: 1\nhost: *h\nx: &h h\n", /uses an alias \(\*name\) before its anchor/],
   ["the ~100 KB pathological profile", pathological(), /serve: lists \d+ entries; at most 256/],
   ["256 serve entries on one port (within the caps)", header + "serve:\n" + Array.from({ length: 256 }, (_, i) => `- {name: s${i}, model: m, port: 1}\n`).join(""), /… and \d+ more problem/],
   ["a document over the size cap", header + `cpu: {model: "${"x".repeat(PROFILE_LIMITS.maxChars)}"}\n`, /at most 262144/],
