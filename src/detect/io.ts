@@ -22,6 +22,7 @@ import { constants as fsConstants } from "node:fs";
 import { mkdir, open, readdir, readFile, realpath, rm, stat, writeFile } from "node:fs/promises";
 import { dirname, join, resolve, sep } from "node:path";
 import { DetectError } from "../errors.js";
+import { MAX_CPU_NUMBER } from "../profile/schema.js";
 
 /** Limits on reading a capture folder; the README documents them. */
 export const CAPTURE_LIMITS = {
@@ -53,6 +54,15 @@ export interface Skipped {
   reason: string;
 }
 
+/**
+ * True for a folder index as the kernel writes it (cpu<N>, node<N>, kfd node <N>): canonical
+ * decimal up to MAX_CPU_NUMBER. Detection turns the index into a number and back into a path, so
+ * "007" or a 20-digit number would name a file that was never read.
+ */
+function isIndex(s: string): boolean {
+  return /^(0|[1-9]\d{0,4})$/.test(s) && Number(s) <= MAX_CPU_NUMBER;
+}
+
 /** Why a capture file was not read; a missing file is not worth reporting. */
 class Skip extends Error {}
 
@@ -62,7 +72,6 @@ class Skip extends Error {}
  */
 class Reader {
   private totalBytes = 0;
-  private fileCount = 0;
 
   private constructor(
     private readonly root: string,
@@ -98,7 +107,6 @@ class Reader {
   async read(rel: string): Promise<string> {
     const abs = await this.resolve(rel);
     if (this.realRoot === null) return readFile(abs, "utf8");
-    if (++this.fileCount > CAPTURE_LIMITS.maxFiles) throw new Skip(`more than ${CAPTURE_LIMITS.maxFiles} files in the capture`);
     // O_NONBLOCK: opening a FIFO with no writer returns at once instead of waiting; the fstat
     // below then refuses it. O_NOFOLLOW: the resolved path has no symlink left to follow.
     const fh = await open(abs, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK);
@@ -151,19 +159,19 @@ async function readLayout(root: string, capture: boolean): Promise<{ files: Map<
   const want: string[] = [...LAYOUT_FILES];
   for (const n of await listDir("sys/devices/system/node")) {
     // cpumap (a hex mask) is read too: older captures have it instead of cpulist.
-    if (/^node\d+$/.test(n)) want.push(...["cpulist", "cpumap", "meminfo"].map((f) => `sys/devices/system/node/${n}/${f}`));
+    if (/^node\d+$/.test(n) && isIndex(n.slice(4))) want.push(...["cpulist", "cpumap", "meminfo"].map((f) => `sys/devices/system/node/${n}/${f}`));
   }
   // Per-CPU topology: sockets, cores and threads where cpuinfo has no "physical id" (Arm, POWER).
   for (const c of await listDir("sys/devices/system/cpu")) {
-    if (!/^cpu\d+$/.test(c)) continue;
+    if (!/^cpu\d+$/.test(c) || !isIndex(c.slice(3))) continue;
     for (const f of ["physical_package_id", "thread_siblings_list"]) want.push(`sys/devices/system/cpu/${c}/topology/${f}`);
   }
   const kfd = "sys/class/kfd/kfd/topology/nodes";
   for (const n of await listDir(kfd)) {
-    if (!/^\d+$/.test(n)) continue;
+    if (!isIndex(n)) continue;
     want.push(`${kfd}/${n}/properties`);
     for (const b of await listDir(`${kfd}/${n}/mem_banks`)) {
-      if (/^\d+$/.test(b)) want.push(`${kfd}/${n}/mem_banks/${b}/properties`);
+      if (isIndex(b)) want.push(`${kfd}/${n}/mem_banks/${b}/properties`);
     }
   }
   // numa_status is read too: its presence shows a GPU even where information is missing.
@@ -172,6 +180,10 @@ async function readLayout(root: string, capture: boolean): Promise<{ files: Map<
   }
   if (capture) {
     for (const c of await listDir("commands")) if (/^[A-Za-z0-9_.-]+\.txt$/.test(c)) want.push(`commands/${c}`);
+  }
+  if (capture && want.length > CAPTURE_LIMITS.maxFiles) {
+    skipped.push({ path: ".", reason: `${want.length - CAPTURE_LIMITS.maxFiles} file(s) beyond the ${CAPTURE_LIMITS.maxFiles}-file limit were not read` });
+    want.length = CAPTURE_LIMITS.maxFiles;
   }
   await forEachLimited(want, 64, async (rel) => {
     try {
