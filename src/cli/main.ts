@@ -7,7 +7,7 @@ import { dirname, relative, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import yargs from "yargs";
 import { EXIT, RefusedError, UserError, DetectError } from "../errors.js";
-import { PROFILE_LIMITS, parseProfileText, profileJsonSchemaText, validateProfile, type Profile } from "../profile/index.js";
+import { MAX_PATH_LENGTH, PROFILE_LIMITS, argString, parseProfileText, profileJsonSchemaText, validateProfile, type Profile } from "../profile/index.js";
 import { planHost } from "../plan/index.js";
 import { DEFAULT_HWFLAKE_URL, DEFAULT_NIXPKGS_URL, renderFiles } from "../render/render.js";
 import { MANIFEST_PATH, writeFiles } from "../write/write.js";
@@ -92,6 +92,16 @@ async function profileFrom(
   throw new UserError("no profile: pass --profile FILE (e.g. examples/mi50-desktop.yaml), --from CAPTURE_DIR, or --detect for this host");
 }
 
+/**
+ * A command-line value that lands in a Nix literal (the flake URLs) follows the profile's string
+ * rule: no control characters or lone surrogates, no leading "-".
+ */
+function flagText(flag: string, value: string): string {
+  const r = argString(flag, MAX_PATH_LENGTH).safeParse(value);
+  if (!r.success) throw new UserError(`${flag}: ${r.error.issues[0]!.message}`);
+  return value;
+}
+
 const profileOptions = {
   profile: { type: "string", alias: "p", describe: "Profile file (YAML or JSON)" },
   from: { type: "string", describe: "Detect the profile from a capture folder (see hwflake capture)" },
@@ -136,7 +146,7 @@ export async function runCli(argv: readonly string[], io: CliIO = processIO): Pr
           io.err(formatPlan(plan, model));
           throw new RefusedError(`plan for "${plan.host}" refused; nothing was written`);
         }
-        const files = renderFiles(plan, { hwflakeUrl: a["hwflake-url"], nixpkgsUrl: a["nixpkgs-url"] });
+        const files = renderFiles(plan, { hwflakeUrl: flagText("--hwflake-url", a["hwflake-url"]), nixpkgsUrl: flagText("--nixpkgs-url", a["nixpkgs-url"]) });
         const outDir = resolve(a.out);
         const report = await writeFiles(files, { outDir, check: a.check, force: a.force });
         if (a.check) {

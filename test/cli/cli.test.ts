@@ -156,6 +156,14 @@ describe("hwflake generate", () => {
     expect(fix.out).toContain("repaired  flake.nix");
     expect((await run("generate", "--profile", SEED, "--out", out, "--check")).code).toBe(0);
   });
+  // "" used to reach the renderer and end as an internal error (exit 3).
+  it.each([["--hwflake-url", "path:/x\n}; evil = {"], ["--nixpkgs-url", "--x"], ["--hwflake-url", "a\u0000"], ["--hwflake-url", ""]])("%s %j is refused with exit 2", async (flag, value) => {
+    const out = join(tmp(), "o");
+    const r = await run("generate", "--profile", SEED, "--out", out, `${flag}=${value}`);
+    expect(r.code).toBe(2);
+    expect(r.err).toContain(`✘ ${flag}: `);
+    expect(existsSync(out)).toBe(false);
+  });
   it("a refused plan writes nothing and exits 1", async () => {
     const d = tmp();
     const f = writeProfile(d, `version: 1\nhost: h\nsystem: x86_64-linux\naccelerators:\n  - {id: mi50, kind: gpu, vendor: amd, arch: gfx906}\nserve:\n  - {name: a, model: m/m, on: [mi50], port: 8000}\n`);
