@@ -117,6 +117,7 @@ const cpuFlag = z.string().max(64).regex(/^[a-z0-9_.]+$/, {
 export const NumaNodeSchema = z
   .strictObject({
     id: z.number().int().nonnegative().meta({ description: "NUMA node number (node<N> in sysfs)" }),
+    // 64 K characters: every CPU up to 8192 written singly is ~40 K; ranges are far shorter.
     cpus: z.string().max(65_536).regex(CPULIST_RE, {
       message: 'cpus is a Linux cpulist such as "0-11,24-35" ("" for a memory-only node)',
     }).refine(cpulistInRange, {

@@ -111,7 +111,8 @@ export async function writeFiles(files: readonly RenderedFile[], opts: WriteOpti
   const seen = new Set<string>();
   for (const f of files) {
     assertSafeRelativePath(f.path);
-    if (seen.has(f.path) || f.path === MANIFEST_PATH) throw new InternalError(`writeFiles: ${f.path} appears twice`);
+    if (seen.has(f.path)) throw new InternalError(`writeFiles: ${f.path} appears twice`);
+    if (f.path === MANIFEST_PATH) throw new InternalError(`writeFiles: ${f.path} is the writer's own manifest`);
     seen.add(f.path);
   }
   await assertFolder(opts.outDir);
