@@ -74,6 +74,9 @@ describe("errors name the path and the fix", () => {
   });
   it("duplicate YAML keys are rejected, not silently merged", () => {
     expect(() => parseProfileText("version: 1\nhost: a\nhost: b\n", "dup.yaml")).toThrow(/not valid YAML/);
+    expect(() => parseProfileText("version: 1\nhost: a\nserve:\n  - {name: a, port: 1, port: 2}\n", "dup.yaml")).toThrow(
+      "serve[0].port: not valid YAML/JSON: this key appears twice in one mapping (again at line 4, column 24); keep one",
+    );
   });
   it("flags outside the checked ISA families pass through", () => {
     expect(issuesOf({ ...base, cpu: { flags: ["mce", "svm", "adx", "xsaves", "fpu"] } })).toEqual([]);
