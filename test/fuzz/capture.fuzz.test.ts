@@ -238,7 +238,7 @@ describe("capture fuzz, on disk: readCapture never follows out, blocks or throws
     it(`${label} seed ${seed}`, async () => {
       await fc.assert(
         fc.asyncProperty(fc.nat(), fc.array(fileMutation(anyIndex), { maxLength: 4 }), fc.array(plant, { minLength: 1, maxLength: 4 }), diskCase),
-        { seed, numRuns: runs(40), endOnFailure: true },
+        { seed, numRuns: runs(25), endOnFailure: true },
       );
     }, 120_000);
   }
