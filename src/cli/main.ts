@@ -2,17 +2,18 @@
  * The command line: the only place that prints errors and chooses exit codes.
  * `runCli(argv, io)` returns the exit code so tests can drive it without a process.
  */
-import { readFile } from "node:fs/promises";
+import { open, readFile } from "node:fs/promises";
 import { dirname, relative, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import yargs from "yargs";
 import { EXIT, RefusedError, UserError, DetectError } from "../errors.js";
-import { parseProfileText, profileJsonSchemaText, validateProfile, type Profile } from "../profile/index.js";
+import { MAX_PATH_LENGTH, PROFILE_LIMITS, argString, parseProfileText, profileJsonSchemaText, validateProfile, type Profile } from "../profile/index.js";
 import { planFleet, planHost } from "../plan/index.js";
 import { DEFAULT_NIXPKGS_URL, renderFiles, renderFleet } from "../render/render.js";
 import { loadFleet } from "./fleet.js";
-import { writeFiles } from "../write/write.js";
-import { captureHost, detectFromDir, detectLive, type DetectResult } from "../detect/index.js";
+import { MANIFEST_PATH, writeFiles } from "../write/write.js";
+import { captureHost, detectFromDir, detectFromFiles, detectLive, type DetectOptions, type DetectResult } from "../detect/index.js";
+import { readCapture } from "../detect/io.js";
 import { formatFleet, formatPlan } from "./format.js";
 import { COLOR_MODES, colorEnabled, paint, type ColorMode } from "./color.js";
 import { formatDoctor } from "./doctor.js";
@@ -51,27 +52,74 @@ const SCHEMA_FILE = fileURLToPath(new URL("../../schema/profile.schema.json", im
 
 
 async function loadProfile(file: string): Promise<Profile> {
+  // Read at most one byte past the limit (4 bytes per character covers any UTF-8), so that
+  // /dev/zero or a multi-GB file is refused at once instead of being read into memory.
+  const maxBytes = PROFILE_LIMITS.maxChars * 4;
   let text: string;
   try {
-    text = await readFile(file, "utf8");
+    const fh = await open(file, "r");
+    try {
+      const buf = Buffer.alloc(maxBytes + 1);
+      let len = 0;
+      for (;;) {
+        const { bytesRead } = await fh.read(buf, len, buf.length - len, null);
+        if (bytesRead === 0 || (len += bytesRead) === buf.length) break;
+      }
+      if (len > maxBytes) throw new UserError(`--profile ${file}: larger than ${maxBytes} bytes; a profile is a few KB: is this the right file?`);
+      text = buf.subarray(0, len).toString("utf8");
+    } finally {
+      await fh.close();
+    }
   } catch (e) {
+    if (e instanceof UserError) throw e;
     throw new UserError(`--profile ${file}: cannot read it (${(e as NodeJS.ErrnoException).code ?? String(e)}); pass a YAML or JSON profile, e.g. examples/mi50-desktop.yaml`);
   }
   return parseProfileText(text, file);
 }
 
+/**
+ * Detect from a capture folder. The files that were skipped (symlinks out of the folder, FIFOs,
+ * devices, oversized files) come first among the report's messages and are also returned.
+ */
+async function detectCapture(dir: string, opts: DetectOptions): Promise<{ result: DetectResult; skipped: string[] }> {
+  const { files, skipped } = await readCapture(dir);
+  const result = detectFromFiles(files, opts);
+  const lines = skipped.map((s) => `${s.path}: skipped, ${s.reason}`);
+  result.report.messages.unshift(...lines);
+  return { result, skipped: lines };
+}
+
 /** Get a profile from --profile, --from (capture folder) or the live host. */
-async function profileFrom(args: { profile?: string; from?: string; detect?: boolean; host?: string }): Promise<{ profile: Profile; model?: string }> {
+async function profileFrom(
+  args: { profile?: string; from?: string; detect?: boolean; host?: string },
+  io: CliIO,
+): Promise<{ profile: Profile; model?: string }> {
   if (args.profile) {
     const profile = await loadProfile(args.profile);
     return { profile, model: profile.cpu.model };
   }
   if (args.from || args.detect) {
-    const r: DetectResult = args.from ? await detectFromDir(args.from, { host: args.host }) : await detectLive({ host: args.host });
+    let r: DetectResult;
+    if (args.from) {
+      const { result, skipped } = await detectCapture(args.from, { host: args.host });
+      for (const m of skipped) io.err(`⚠ ${m}\n`);
+      r = result;
+    } else r = await detectLive({ host: args.host });
     const profile = validateProfile(r.profile, args.from ?? "<live host>");
     return { profile, model: profile.cpu.model };
   }
   throw new UserError("no profile: pass --profile FILE (e.g. examples/mi50-desktop.yaml), --from CAPTURE_DIR, or --detect for this host");
+}
+
+/**
+ * A command-line value that lands in a Nix literal (the flake URLs) follows the profile's string
+ * rule: no control characters or lone surrogates, no leading "-".
+ */
+function flagText<T extends string | undefined>(flag: string, value: T): T {
+  if (value === undefined) return value;
+  const r = argString(flag, MAX_PATH_LENGTH).safeParse(value);
+  if (!r.success) throw new UserError(`${flag}: ${r.error.issues[0]!.message}`);
+  return value;
 }
 
 const profileOptions = {
@@ -131,7 +179,7 @@ export async function runCli(argv: readonly string[], io: CliIO = processIO): Pr
           .option("nixpkgs-url", { type: "string", default: DEFAULT_NIXPKGS_URL, describe: "Flake URL of nixpkgs" })
           .option("json", { type: "boolean", default: false, describe: "Print what was written (or, with --check, what differs) as JSON" }),
       async (a) => {
-        const opts = { hwflakeUrl: a["hwflake-url"], nixpkgsUrl: a["nixpkgs-url"] };
+        const opts = { hwflakeUrl: flagText("--hwflake-url", a["hwflake-url"]), nixpkgsUrl: flagText("--nixpkgs-url", a["nixpkgs-url"]) };
         let files;
         let summary: string;
         let name: string;
@@ -147,7 +195,7 @@ export async function runCli(argv: readonly string[], io: CliIO = processIO): Pr
           const n = fleet.hosts.reduce((k, h) => k + h.instances.length, 0);
           summary = `${n} instance(s) on ${fleet.hosts.length} host(s), ${fleet.buildSets.length} build set(s) in ${a.out}\n`;
         } else {
-          const { profile, model } = await profileFrom(a);
+          const { profile, model } = await profileFrom(a, io);
           const plan = planHost(profile);
           if (plan.refused) {
             io.err(formatPlan(plan, model));
@@ -160,18 +208,28 @@ export async function runCli(argv: readonly string[], io: CliIO = processIO): Pr
         }
         const outDir = resolve(a.out);
         const report = await writeFiles(files, { outDir, check: a.check, force: a.force });
+        const drift = report.stale.length || report.interrupted.length || report.leftovers.length;
         if (a.json) {
           io.out(`${JSON.stringify({ [a.fleet ? "fleet" : "host"]: name, out: a.out, ...report }, null, 2)}\n`);
-          if (a.check && report.stale.length) code = EXIT.refused;
+          if (a.check && drift) code = EXIT.refused;
           return;
         }
         if (a.check) {
+          if (report.interrupted.length) {
+            io.err(`${p.red("✘")} ${report.interrupted.length} file(s) differ from the last complete run recorded in ${MANIFEST_PATH}: an interrupted hwflake generate (or a hand edit) left a mix of two runs:\n${report.interrupted.map((f) => `  ${f}`).join("\n")}\n`);
+          }
+          if (report.leftovers.length) {
+            io.err(`${p.red("✘")} ${report.leftovers.length} temporary file(s) left by a killed run:\n${report.leftovers.map((f) => `  ${f}`).join("\n")}\n`);
+          }
           if (report.stale.length) {
             io.err(`${p.red("✘")} ${report.stale.length} generated file(s) differ from the profile; run hwflake generate:\n${report.stale.map((f) => `  ${f}`).join("\n")}\n`);
-            code = EXIT.refused;
-          } else io.out(`${p.green("✓")} ${files.length} file(s) up to date in ${a.out}\n`);
+          }
+          if (drift) code = EXIT.refused;
+          else io.out(`${p.green("✓")} ${files.length} file(s) up to date in ${a.out}\n`);
           return;
         }
+        for (const f of report.leftovers) io.out(`  removed   ${f} (left by a killed run)\n`);
+        for (const f of report.interrupted) io.out(`  repaired  ${f} (left by an interrupted run)\n`);
         // A fleet writes thousands of files: list them only when there are few.
         if (files.length <= 50) {
           for (const f of report.written) io.out(`  wrote     ${f}\n`);
@@ -196,7 +254,7 @@ export async function runCli(argv: readonly string[], io: CliIO = processIO): Pr
           if (fleet.refused) code = EXIT.refused;
           return;
         }
-        const { profile, model } = await profileFrom(a);
+        const { profile, model } = await profileFrom(a, io);
         const plan = planHost(profile);
         io.out(a.json ? `${JSON.stringify(plan, null, 2)}\n` : formatPlan(plan, model));
         if (plan.refused) code = EXIT.refused;
@@ -234,7 +292,7 @@ export async function runCli(argv: readonly string[], io: CliIO = processIO): Pr
           .option("json", { type: "boolean", default: false, describe: "Print the detection report (facts and their files, unknowns) as JSON" })
           .option("force", { type: "boolean", default: false, describe: "Overwrite an existing --out file" }),
       async (a) => {
-        const r = a.from ? await detectFromDir(a.from, { host: a.host }) : await detectLive({ host: a.host });
+        const r = a.from ? (await detectCapture(a.from, { host: a.host })).result : await detectLive({ host: a.host });
         validateProfile(r.profile, a.from ?? "<live host>");
         for (const m of r.report.messages) io.err(`${p.yellow("⚠")} ${m}\n`);
         if (a.json) {

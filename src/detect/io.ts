@@ -11,11 +11,28 @@
  *   sys/class/kfd/kfd/topology/nodes/<N>/properties (+ mem_banks/<M>/properties)
  *   proc/driver/nvidia/gpus/<bus>/information
  *   commands/<tool>.txt, commands/<tool>-<variant>.txt
+ *
+ * A capture folder is untrusted input (it may come attached to a bug report), so from it only
+ * regular files inside the folder are read: a symlink that leads out of it, a FIFO (which would
+ * block the read forever), a device (/dev/urandom never ends) or an oversized file is skipped
+ * and reported instead. The live host's procfs and sysfs are read as they are.
  */
 import { execFile } from "node:child_process";
-import { mkdir, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
-import { dirname, join, resolve } from "node:path";
+import { constants as fsConstants } from "node:fs";
+import { mkdir, open, readdir, readFile, realpath, rm, stat, writeFile } from "node:fs/promises";
+import { dirname, join, resolve, sep } from "node:path";
 import { DetectError } from "../errors.js";
+import { MAX_CPU_NUMBER } from "../profile/schema.js";
+
+/** Limits on reading a capture folder; the README documents them. */
+export const CAPTURE_LIMITS = {
+  /** Bytes per file (the largest real tool output seen is ~130 KB). */
+  maxFileBytes: 8 * 1024 * 1024,
+  /** Bytes over all files. */
+  maxTotalBytes: 64 * 1024 * 1024,
+  /** Files read (a 8192-CPU host has ~16,400 per-CPU topology files). */
+  maxFiles: 40_000,
+} as const;
 
 /** Single files of the layout, capture-relative. */
 export const LAYOUT_FILES = [
@@ -37,66 +54,161 @@ export interface Skipped {
   reason: string;
 }
 
-async function readText(abs: string): Promise<string> {
-  return readFile(abs, "utf8");
+/**
+ * True for a folder index as the kernel writes it (cpu<N>, node<N>, kfd node <N>): canonical
+ * decimal up to MAX_CPU_NUMBER. Detection turns the index into a number and back into a path, so
+ * "007" or a 20-digit number would name a file that was never read.
+ */
+function isIndex(s: string): boolean {
+  return /^(0|[1-9]\d{0,4})$/.test(s) && Number(s) <= MAX_CPU_NUMBER;
 }
 
-async function listDir(abs: string): Promise<string[]> {
-  try {
-    return (await readdir(abs)).sort();
-  } catch {
-    return [];
+/** Why a capture file was not read; a missing file is not worth reporting. */
+class Skip extends Error {}
+
+/**
+ * How files under one root are read. For a capture (`confined`), every path is resolved and
+ * must stay inside the folder, and only regular files within the size caps are read.
+ */
+class Reader {
+  private totalBytes = 0;
+
+  private constructor(
+    private readonly root: string,
+    /** The capture folder with symlinks resolved; null for the live host (no confinement). */
+    private readonly realRoot: string | null,
+  ) {}
+
+  /** A reader for `root`; `confined` for an untrusted capture folder. */
+  static async create(root: string, confined: boolean): Promise<Reader> {
+    return new Reader(root, confined ? await realpath(root) : null);
   }
+
+  /** The resolved path of `rel`, or a Skip when it leads outside the capture folder. */
+  private async resolve(rel: string): Promise<string> {
+    const abs = join(this.root, rel);
+    if (this.realRoot === null) return abs;
+    const real = await realpath(abs);
+    if (real !== this.realRoot && !real.startsWith(this.realRoot + sep)) throw new Skip("a symlink that leads out of the capture folder");
+    return real;
+  }
+
+  /** Sorted entries of a folder; [] when it is missing, unreadable or outside the capture. */
+  async list(rel: string, skipped: Skipped[]): Promise<string[]> {
+    try {
+      return (await readdir(await this.resolve(rel))).sort();
+    } catch (e) {
+      if (e instanceof Skip) skipped.push({ path: rel, reason: e.message });
+      return [];
+    }
+  }
+
+  /** The text of `rel`. Throws Skip (report it) or a file-system error (ENOENT: just absent). */
+  async read(rel: string): Promise<string> {
+    const abs = await this.resolve(rel);
+    if (this.realRoot === null) return readFile(abs, "utf8");
+    // O_NONBLOCK: opening a FIFO with no writer returns at once instead of waiting; the fstat
+    // below then refuses it. O_NOFOLLOW: the resolved path has no symlink left to follow.
+    const fh = await open(abs, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK);
+    try {
+      const st = await fh.stat();
+      if (!st.isFile()) throw new Skip(`not a regular file (${st.isFIFO() ? "a FIFO" : st.isCharacterDevice() || st.isBlockDevice() ? "a device" : st.isSocket() ? "a socket" : "a folder"})`);
+      const cap = Math.min(CAPTURE_LIMITS.maxFileBytes, CAPTURE_LIMITS.maxTotalBytes - this.totalBytes);
+      if (st.size > cap) throw new Skip(tooBig(st.size, cap));
+      // Read at most one byte past the cap: the size may have grown since fstat.
+      const buf = Buffer.alloc(Math.min(st.size, cap) + 1);
+      let len = 0;
+      for (;;) {
+        const { bytesRead } = await fh.read(buf, len, buf.length - len, null);
+        if (bytesRead === 0 || (len += bytesRead) === buf.length) break;
+      }
+      if (len > cap || len > st.size) throw new Skip("it grew while being read");
+      this.totalBytes += len;
+      return buf.subarray(0, len).toString("utf8");
+    } finally {
+      await fh.close();
+    }
+  }
+}
+
+function tooBig(size: number, cap: number): string {
+  return cap < CAPTURE_LIMITS.maxFileBytes
+    ? `the capture's files exceed ${CAPTURE_LIMITS.maxTotalBytes} bytes in all`
+    : `${size} bytes, more than the ${CAPTURE_LIMITS.maxFileBytes}-byte limit per file`;
+}
+
+/** Run `fn` over `items` with at most `limit` at a time (thousands of opens at once hit EMFILE). */
+async function forEachLimited<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) await fn(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }
 
 /**
  * Read the known layout under `root` into rel path → text. Missing files are simply absent;
- * unreadable ones are listed in `skipped`. `withCommands` adds commands/*.txt (captures only).
+ * unreadable or refused ones are listed in `skipped`. `capture` marks an untrusted capture
+ * folder: commands/*.txt are read too, and the confinement rules above apply.
  */
-async function readLayout(root: string, withCommands: boolean): Promise<{ files: Map<string, string>; skipped: Skipped[] }> {
+async function readLayout(root: string, capture: boolean): Promise<{ files: Map<string, string>; skipped: Skipped[] }> {
   const files = new Map<string, string>();
   const skipped: Skipped[] = [];
+  const reader = await Reader.create(root, capture);
+  const listDir = (rel: string) => reader.list(rel, skipped);
   const want: string[] = [...LAYOUT_FILES];
-  for (const n of await listDir(join(root, "sys/devices/system/node"))) {
+  for (const n of await listDir("sys/devices/system/node")) {
     // cpumap (a hex mask) is read too: older captures have it instead of cpulist.
-    if (/^node\d+$/.test(n)) want.push(...["cpulist", "cpumap", "meminfo"].map((f) => `sys/devices/system/node/${n}/${f}`));
+    if (/^node\d+$/.test(n) && isIndex(n.slice(4))) want.push(...["cpulist", "cpumap", "meminfo"].map((f) => `sys/devices/system/node/${n}/${f}`));
   }
   // Per-CPU topology: sockets, cores and threads where cpuinfo has no "physical id" (Arm, POWER).
-  for (const c of await listDir(join(root, "sys/devices/system/cpu"))) {
-    if (!/^cpu\d+$/.test(c)) continue;
+  for (const c of await listDir("sys/devices/system/cpu")) {
+    if (!/^cpu\d+$/.test(c) || !isIndex(c.slice(3))) continue;
     for (const f of ["physical_package_id", "thread_siblings_list"]) want.push(`sys/devices/system/cpu/${c}/topology/${f}`);
   }
   const kfd = "sys/class/kfd/kfd/topology/nodes";
-  for (const n of await listDir(join(root, kfd))) {
-    if (!/^\d+$/.test(n)) continue;
+  for (const n of await listDir(kfd)) {
+    if (!isIndex(n)) continue;
     want.push(`${kfd}/${n}/properties`);
-    for (const b of await listDir(join(root, kfd, n, "mem_banks"))) {
-      if (/^\d+$/.test(b)) want.push(`${kfd}/${n}/mem_banks/${b}/properties`);
+    for (const b of await listDir(`${kfd}/${n}/mem_banks`)) {
+      if (isIndex(b)) want.push(`${kfd}/${n}/mem_banks/${b}/properties`);
     }
   }
   // numa_status is read too: its presence shows a GPU even where information is missing.
-  for (const b of await listDir(join(root, "proc/driver/nvidia/gpus"))) {
+  for (const b of await listDir("proc/driver/nvidia/gpus")) {
     want.push(`proc/driver/nvidia/gpus/${b}/information`, `proc/driver/nvidia/gpus/${b}/numa_status`);
   }
-  if (withCommands) {
-    for (const c of await listDir(join(root, "commands"))) if (/^[A-Za-z0-9_.-]+\.txt$/.test(c)) want.push(`commands/${c}`);
+  if (capture) {
+    for (const c of await listDir("commands")) if (/^[A-Za-z0-9_.-]+\.txt$/.test(c)) want.push(`commands/${c}`);
   }
-  await Promise.all(
-    want.map(async (rel) => {
-      try {
-        files.set(rel, await readText(join(root, rel)));
-      } catch (e) {
-        const code = (e as NodeJS.ErrnoException).code;
-        if (code !== "ENOENT" && code !== "ENOTDIR") skipped.push({ path: rel, reason: code ?? String(e) });
-      }
-    }),
-  );
+  if (capture && want.length > CAPTURE_LIMITS.maxFiles) {
+    skipped.push({ path: ".", reason: `${want.length - CAPTURE_LIMITS.maxFiles} file(s) beyond the ${CAPTURE_LIMITS.maxFiles}-file limit were not read` });
+    want.length = CAPTURE_LIMITS.maxFiles;
+  }
+  await forEachLimited(want, 64, async (rel) => {
+    try {
+      files.set(rel, await reader.read(rel));
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (e instanceof Skip) skipped.push({ path: rel, reason: e.message });
+      else if (code !== "ENOENT" && code !== "ENOTDIR") skipped.push({ path: rel, reason: code ?? String(e) });
+    }
+  });
   // Deterministic order regardless of read completion order.
   return { files: new Map([...files].sort(([a], [b]) => (a < b ? -1 : 1))), skipped: skipped.sort((a, b) => (a.path < b.path ? -1 : 1)) };
 }
 
 /** Read a capture folder into memory. Throws DetectError when the folder is missing or unreadable. */
 export async function readCaptureDir(root: string): Promise<Map<string, string>> {
+  return (await readCapture(root)).files;
+}
+
+/**
+ * Read a capture folder into memory, with the files that were skipped and why (symlinks out of
+ * the folder, FIFOs, devices, oversized or unreadable files). Throws DetectError when the folder
+ * is missing or unreadable.
+ */
+export async function readCapture(root: string): Promise<{ files: Map<string, string>; skipped: Skipped[] }> {
   let st;
   try {
     st = await stat(root);
@@ -109,7 +221,7 @@ export async function readCaptureDir(root: string): Promise<Map<string, string>>
   } catch (e) {
     throw new DetectError(`capture folder ${root}: cannot be read (${(e as NodeJS.ErrnoException).code ?? e})`);
   }
-  return (await readLayout(root, true)).files;
+  return readLayout(root, true);
 }
 
 /** One tool run for live detection and capture. */

@@ -1,6 +1,6 @@
 /** Profile stage: schema, parsing, rules, JSON Schema. */
 export * from "./schema.js";
-export { parseProfileText, validateProfile, formatPath } from "./parse.js";
+export { PROFILE_LIMITS, parseProfileText, validateProfile, formatPath } from "./parse.js";
 export { profileRules } from "./rules.js";
 export { profileJsonSchema, profileJsonSchemaText } from "./json-schema.js";
 export { closest, editDistance } from "./suggest.js";

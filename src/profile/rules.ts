@@ -79,11 +79,13 @@ const numaTopologyConsistent: Rule = (p) => {
 const portsDistinct: Rule = (p) => {
   const out: Issue[] = [];
   p.serve.forEach((s, i) => {
-    p.serve.slice(0, i).forEach((t, j) => {
+    // Name only the first earlier user: one issue per entry, not one per pair.
+    const j = p.serve.slice(0, i).findIndex((t) => {
       const overlap = s.listen === t.listen || s.listen === "0.0.0.0" || t.listen === "0.0.0.0" || s.listen === "::" || t.listen === "::";
-      if (s.port === t.port && overlap)
-        out.push({ path: `serve[${i}].port`, message: `port ${s.port} is already used by serve[${j}] ("${t.name}"); pick another port` });
+      return s.port === t.port && overlap;
     });
+    if (j >= 0)
+      out.push({ path: `serve[${i}].port`, message: `port ${s.port} is already used by serve[${j}] ("${p.serve[j]!.name}"); pick another port` });
   });
   return out;
 };

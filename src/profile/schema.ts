@@ -22,6 +22,85 @@ const HOSTNAME_RE = /^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
 /** Identifiers that serve entries use to refer to accelerators, and instance names. */
 const ID_RE = /^[a-z][a-z0-9-]{0,62}$/;
 
+/*
+ * Strings that reach a systemd unit line, an environment block, a command line or a Nix literal
+ * follow one rule, enforced here so a bad value is refused at the CLI with its field named:
+ * no control characters (a newline would end the unit line and start a directive of its own),
+ * no lone UTF-16 surrogates (no UTF-8 form: Nix and systemd cannot carry them), a length cap,
+ * and, for values that become arguments, no leading "-" (it would be read as an option) and no
+ * leading or trailing whitespace (systemd strips it). "%" is allowed and passes through
+ * unchanged: the module library escapes systemd specifiers where a value is literal.
+ */
+
+/** A surrogate that is not half of a pair. */
+const LONE_SURROGATE_RE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+/** Longest path the kernel accepts (PATH_MAX). */
+export const MAX_PATH_LENGTH = 4096;
+
+/**
+ * A string with no control characters or lone surrogates, at most `max` characters. `what` is
+ * the field as the user knows it, for the message. Shared by every free-text field below.
+ */
+export function safeString(what: string, max: number) {
+  // Written as a pattern (not only a refinement) so the JSON Schema carries it to editors too.
+  return z
+    .string()
+    .max(max, { message: `${what} is at most ${max} characters` })
+    // C0 and C1 controls, DEL, and the Unicode line and paragraph separators.
+    .regex(/^[^\u0000-\u001f\u007f-\u009f\u2028\u2029]*$/, {
+      message: `${what} may not contain control characters (newline, carriage return, tab, NUL, ESC …): they would end a unit line or split a command; write it on one line`,
+    })
+    .refine((v) => !LONE_SURROGATE_RE.test(v), {
+      message: `${what} holds a lone UTF-16 surrogate (not valid Unicode text); remove it`,
+    });
+}
+
+/** A value that becomes a command-line argument: safeString, trimmed, not starting with "-". */
+export function argString(what: string, max: number) {
+  return safeString(what, max)
+    .min(1, { message: `${what} may not be empty` })
+    .refine((v) => v.trim() === v, { message: `${what} may not start or end with whitespace (systemd strips it); remove it` })
+    .refine((v) => !v.startsWith("-"), { message: `${what} may not start with "-": it would be read as an option` });
+}
+
+/**
+ * An absolute, normalised path to a file on the target host: argString, starting with "/",
+ * with no empty, "." or ".." segments and no trailing "/". ".." is refused (not resolved) so the
+ * path names the file it reads as, e.g. "/run/secrets/../../etc/shadow" is never a key file.
+ */
+export function absoluteFilePath(what: string, example: string) {
+  return argString(what, MAX_PATH_LENGTH)
+    .regex(/^\//, { message: `${what} is an absolute path on the target host, e.g. "${example}"` })
+    .refine((v) => !v.startsWith("/") || isNormalisedPath(v), { message: notNormalised(what, example) });
+}
+
+/** True for an absolute path with no empty, "." or ".." segments and no trailing "/". */
+function isNormalisedPath(v: string): boolean {
+  return v.slice(1).split("/").every((seg) => seg !== "" && seg !== "." && seg !== "..");
+}
+
+const notNormalised = (what: string, example: string) =>
+  `${what} must be a normalised path to a file: no "//", no "." or ".." segments, no trailing "/" (e.g. "${example}")`;
+
+/**
+ * Highest CPU number a cpulist may name, in profiles and in captures. Linux caps NR_CPUS at 8192
+ * on every architecture hwflake plans for; 65535 leaves room while keeping a list cheap to expand.
+ */
+export const MAX_CPU_NUMBER = 65_535;
+
+/** True when every CPU number in a cpulist (already CPULIST_RE-shaped) is in range and ranges ascend. */
+function cpulistInRange(list: string): boolean {
+  if (list === "") return true;
+  return list.split(",").every((part) => {
+    const [a, b = a] = part.split("-").map(Number) as [number, number?];
+    return a <= b && b <= MAX_CPU_NUMBER;
+  });
+}
+
+/** Most entries any profile list may hold: far above any machine, low enough to check quickly. */
+const MAX_ENTRIES = 256;
+
 const id = (what: string) =>
   z
     .string()
@@ -30,7 +109,7 @@ const id = (what: string) =>
     });
 
 /** CPU ISA flag in /proc/cpuinfo spelling (lower case: avx2, avx512f, asimd, vsx ...). */
-const cpuFlag = z.string().regex(/^[a-z0-9_.]+$/, {
+const cpuFlag = z.string().max(64).regex(/^[a-z0-9_.]+$/, {
   message: 'CPU flags use /proc/cpuinfo spelling: lower case, digits, "_" (e.g. "avx2", "avx512_bf16")',
 });
 
@@ -46,10 +125,15 @@ const coreSiblings = z.string().regex(/^\d+(-\d+)?(,\d+(-\d+)?)*$/, {
 export const NumaNodeSchema = z
   .strictObject({
     id: z.number().int().nonnegative().meta({ description: "NUMA node number (node<N> in sysfs)" }),
+    // 64 K characters: every CPU up to 8192 written singly is ~40 K; ranges are far shorter.
     cpus: z
       .string()
+      .max(65_536)
       .regex(CPULIST_RE, {
         message: 'cpus is a Linux cpulist such as "0-11,24-35" ("" for a memory-only node)',
+      })
+      .refine(cpulistInRange, {
+        message: `cpus names CPUs 0…${MAX_CPU_NUMBER} in ascending ranges such as "0-11,24-35"`,
       })
       .optional()
       .meta({ description: 'CPUs of this node as a Linux cpulist ("" for a memory-only node); absent means unknown' }),
@@ -90,7 +174,7 @@ export const CpuSchema = z
       .enum(CPU_VENDORS)
       .optional()
       .meta({ description: "CPU vendor; on Arm the core's implementer (arm = Arm Ltd. cores such as Neoverse; hisilicon, ampere, nvidia ...)" }),
-    model: z.string().min(1).optional().meta({ description: "Model name as the kernel prints it" }),
+    model: safeString("cpu.model", 256).min(1).optional().meta({ description: "Model name as the kernel prints it" }),
     arch: z
       .string()
       .regex(/^[a-z0-9][a-z0-9.+-]*$/, { message: 'arch is a gcc -march/-mcpu name such as "znver2" or "power9"' })
@@ -98,6 +182,7 @@ export const CpuSchema = z
       .meta({ description: 'gcc architecture name when it is known for certain ("znver2", "sapphirerapids", "power9")' }),
     flags: z
       .array(cpuFlag)
+      .max(1024)
       .optional()
       .meta({ description: "ISA flags in /proc/cpuinfo spelling; absent means unknown" }),
     sockets: z.number().int().positive().optional(),
@@ -107,7 +192,7 @@ export const CpuSchema = z
       .enum(["2.06", "2.07", "3.0", "3.1"])
       .optional()
       .meta({ description: "Power ISA version, derived from the POWER generation (POWER7 2.06, POWER8 2.07, POWER9 3.0, POWER10 3.1)" }),
-    numa: z.array(NumaNodeSchema).optional().meta({ description: "NUMA nodes; absent means unknown" }),
+    numa: z.array(NumaNodeSchema).max(1024).optional().meta({ description: "NUMA nodes; absent means unknown" }),
   })
   .meta({ description: "The host CPU" });
 
@@ -118,7 +203,7 @@ export const MemorySchema = z.strictObject({
 
 const acceleratorCommon = {
   id: id("accelerator id").meta({ description: "Name that serve entries use in `on`" }),
-  model: z.string().min(1).optional().meta({ description: "Marketing name, e.g. AMD Instinct MI50" }),
+  model: safeString("model", 256).min(1).optional().meta({ description: "Marketing name, e.g. AMD Instinct MI50" }),
   memoryMiB: z.number().int().positive().optional().meta({ description: "Device memory in MiB" }),
   pciAddress: z
     .string()
@@ -212,12 +297,13 @@ export const AcceleratorSchema = z
 /** Where llama.cpp gets a GGUF model from. */
 export const GgufSchema = z.union([
   z.strictObject({
-    file: z.string().regex(/^\//, { message: "gguf.file is an absolute path on the target host" }),
+    file: absoluteFilePath("gguf.file", "/srv/models/qwen2.5-coder-7b-q4_k_m.gguf"),
   }),
   z.strictObject({
     repo: z
       .string()
-      .regex(/^[A-Za-z0-9._-]+\/[A-Za-z0-9._-]+(:[A-Za-z0-9._-]+)?$/, {
+      // Each part starts with a letter or digit: no option-like "-x", no "." or ".." segments.
+      .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*\/[A-Za-z0-9][A-Za-z0-9._-]*(:[A-Za-z0-9._-]+)?$/, {
         message: 'gguf.repo is a Hugging Face GGUF repo, optionally with a quant tag: "Qwen/Qwen2.5-Coder-7B-Instruct-GGUF:Q4_K_M"',
       }),
   }),
@@ -229,21 +315,28 @@ export const ENGINES = ["auto", "vllm", "llama-cpp", "ollama"] as const;
 /** One OpenAI-compatible server to run. */
 export const ServeSchema = z.strictObject({
   name: id("serve name").meta({ description: "Instance name (systemd unit hwflake-<name>)" }),
-  model: z.string().min(1).meta({ description: "Hugging Face model id, or an absolute path on the target" }),
+  model: argString("model", MAX_PATH_LENGTH)
+    .refine((v) => !v.startsWith("/") || isNormalisedPath(v), { message: notNormalised("a model path", "/srv/models/Qwen2.5-7B") })
+    .meta({ description: "Hugging Face model id, or an absolute path on the target" }),
   gguf: GgufSchema.optional().meta({
     description: "GGUF form of the model, needed when the instance runs on llama.cpp",
   }),
   engine: z.enum(ENGINES).default("auto"),
   on: z
     .array(id("accelerator id"))
+    .max(MAX_ENTRIES)
     .default([])
     .meta({ description: "Accelerator ids to run on; empty for the CPU" }),
-  listen: z.string().min(1).default("127.0.0.1").meta({ description: "Listen address" }),
+  listen: argString("listen", 255)
+    // An IPv6 scope id ("fe80::1%eth0") keeps its "%": the module library escapes it for systemd.
+    .regex(/^[A-Za-z0-9._:%-]*$/, {
+      message: 'listen is an IP address or host name, IPv6 without brackets (e.g. "127.0.0.1", "::1", "fe80::1%eth0")',
+    })
+    .default("127.0.0.1")
+    .meta({ description: "Listen address" }),
   port: z.number().int().min(1).max(65535),
-  apiKeyFile: z
-    .string()
-    .regex(/^\//, { message: "apiKeyFile is an absolute path on the target host (it is never copied into the Nix store)" })
-    .optional(),
+  // An absolute path on the target host; it is never copied into the Nix store.
+  apiKeyFile: absoluteFilePath("apiKeyFile", "/run/secrets/coder-key").optional(),
   acceptUnsupported: z
     .boolean()
     .default(false)
@@ -253,7 +346,7 @@ export const ServeSchema = z.strictObject({
 /** The whole profile. */
 export const ProfileSchema = z
   .strictObject({
-    $schema: z.string().optional(),
+    $schema: safeString("$schema", MAX_PATH_LENGTH).optional(),
     version: z.literal(PROFILE_VERSION).meta({ description: "Profile format version" }),
     host: z.string().regex(HOSTNAME_RE, {
       message: "host is a host name: letters, digits and '-', at most 63 characters",
@@ -261,8 +354,8 @@ export const ProfileSchema = z
     system: z.enum(NIX_SYSTEMS).optional().meta({ description: "Nix system double; absent means unknown" }),
     cpu: CpuSchema.default({}),
     memory: MemorySchema.optional(),
-    accelerators: z.array(AcceleratorSchema).default([]),
-    serve: z.array(ServeSchema).default([]),
+    accelerators: z.array(AcceleratorSchema).max(MAX_ENTRIES).default([]),
+    serve: z.array(ServeSchema).max(MAX_ENTRIES).default([]),
   })
   .meta({ title: "hwflake hardware profile", description: "A host's hardware and the inference servers to run on it" });
 

@@ -20,6 +20,8 @@ export function editDistance(a: string, b: string): number {
  * (distance at most a third of the word, at least 1; case-insensitive).
  */
 export function closest(word: string, candidates: readonly string[]): string | null {
+  // Keys, flags and names are short; a long word is no typo, and its distance costs length².
+  if (word.length > 64) return null;
   const w = word.toLowerCase();
   let best: string | null = null;
   let bestD = Infinity;

@@ -5,7 +5,7 @@
  * never replaced silently: an existing file with different contents is refused unless forced.
  */
 import { readFile } from "node:fs/promises";
-import { WriteConflictError } from "../errors.js";
+import { UserError, WriteConflictError } from "../errors.js";
 import { atomicWrite } from "./write.js";
 
 /** Options for `writeProfileFile`. */
@@ -24,12 +24,21 @@ export async function writeProfileFile(path: string, text: string, opts: Profile
   try {
     current = await readFile(path, "utf8");
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+    const code = (err as NodeJS.ErrnoException).code;
+    // A folder, or a file standing where a parent folder must be: bad input, never replaced.
+    if (code === "EISDIR" || code === "ENOTDIR") throw new WriteConflictError(`--out ${path}: ${code === "EISDIR" ? "is a folder" : "a parent of it is a file"}; nothing was written. Choose a file path.`);
+    if (code !== "ENOENT") throw new UserError(`--out ${path}: cannot read it (${code ?? String(err)}); nothing was written.`);
   }
   if (current === text) return false;
   if (current !== null && !opts.force) {
     throw new WriteConflictError(`refusing to overwrite ${path}: it exists and may hold your edits; nothing was written. Remove it or choose another --out.`);
   }
-  await atomicWrite(path, text, undefined);
+  try {
+    await atomicWrite(path, text, undefined);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (typeof code !== "string") throw err;
+    throw new UserError(`--out ${path}: cannot write it (${code}); nothing was written.`);
+  }
   return true;
 }

@@ -4,14 +4,25 @@
  * Rules: never overwrite a file hwflake did not generate (no marker) unless forced, and then
  * refuse the whole batch before writing anything; leave identical files alone so their mtime
  * (and any build tool watching it) is untouched; replace files atomically so a crash never
- * leaves half a flake behind.
+ * leaves half a file behind.
+ *
+ * A run killed part way can still leave a folder whose files come from two runs, and temporary
+ * files. So the writer writes a manifest (MANIFEST_PATH: the SHA-256 of every file) last: a
+ * file that differs from it was written by a run that never finished (or edited by hand), which
+ * `--check` reports and the next run repairs. Temporary files of a run that is gone are removed.
  */
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { constants as fsConstants } from "node:fs";
-import { mkdir, open, readFile, rename, stat, unlink } from "node:fs/promises";
+import { mkdir, open, readdir, readFile, rename, stat, unlink } from "node:fs/promises";
 import { dirname, join, posix } from "node:path";
-import { InternalError, WriteConflictError } from "../errors.js";
-import { hasMarker } from "./marker.js";
+import { InternalError, UserError, WriteConflictError } from "../errors.js";
+import { MARKER_TAG, hasMarker } from "./marker.js";
+
+/** The manifest, relative to the output folder; written after every other file. */
+export const MANIFEST_PATH = ".hwflake-manifest";
+
+/** Temporary files atomicWrite creates beside a target: `.<name>.hwflake-<pid>-<hex>.tmp`. */
+const TEMP_RE = /^\..+\.hwflake-(\d+)-[0-9a-f]{12}\.tmp$/;
 
 /** One generated file: a relative POSIX path inside the output folder and its full text. */
 export interface RenderedFile {
@@ -42,9 +53,52 @@ export interface WriteReport {
    * Outside check mode a non-empty list is thrown as WriteConflictError instead.
    */
   readonly refused: string[];
+  /**
+   * Files that differ from the manifest of the last complete run: written by a run that was
+   * interrupted (or edited by hand). Check mode reports them; a write repairs them.
+   */
+  readonly interrupted: string[];
+  /** Temporary files left by a killed run: removed (in check mode: would be removed). */
+  readonly leftovers: string[];
 }
 
-type Plan = { file: RenderedFile; target: string; state: "missing" | "same" | "differs" | "refused"; mode?: number };
+type Plan = {
+  file: RenderedFile;
+  target: string;
+  state: "missing" | "same" | "differs" | "refused" | "blocked";
+  mode?: number;
+  /** For "blocked": the relative path of the file standing where a folder must go. */
+  blocker?: string;
+};
+
+/**
+ * The manifest text for a set of files: a marker line, then `sha256sum` lines sorted by path,
+ * so `sha256sum -c .hwflake-manifest` checks a folder by hand (it skips the comment lines).
+ */
+export function manifestText(files: readonly RenderedFile[]): string {
+  const lines = [...files]
+    .sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))
+    .map((f) => `${sha256(f.contents)}  ${f.path}`);
+  return [
+    `# ${MARKER_TAG}: the SHA-256 of every file of the last complete run, written last. Do not edit.`,
+    ...lines,
+    "",
+  ].join("\n");
+}
+
+/** Path → hash from a manifest's text; lines that are not `<sha256>  <path>` are skipped. */
+function parseManifest(text: string): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const line of text.split("\n")) {
+    const m = /^([0-9a-f]{64}) {2}(.+)$/.exec(line);
+    if (m) out.set(m[2]!, m[1]!);
+  }
+  return out;
+}
+
+function sha256(text: string): string {
+  return createHash("sha256").update(text, "utf8").digest("hex");
+}
 
 /**
  * Write `files` under `opts.outDir`.
@@ -58,20 +112,34 @@ export async function writeFiles(files: readonly RenderedFile[], opts: WriteOpti
   for (const f of files) {
     assertSafeRelativePath(f.path);
     if (seen.has(f.path)) throw new InternalError(`writeFiles: ${f.path} appears twice`);
+    if (f.path === MANIFEST_PATH) throw new InternalError(`writeFiles: ${f.path} is the writer's own manifest`);
     seen.add(f.path);
   }
+  await assertFolder(opts.outDir);
 
+  const manifest: RenderedFile = { path: MANIFEST_PATH, contents: manifestText(files) };
   const plans: Plan[] = [];
-  for (const file of [...files].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))) {
+  for (const file of [manifest, ...files].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))) {
     plans.push(await inspect(file, opts));
   }
+  const interrupted = await interruptedFiles(opts.outDir);
+  const leftovers = await leftoverTemps(opts.outDir, plans.map((p) => dirname(p.target)));
 
   const pick = (...states: Plan["state"][]) => plans.filter((p) => states.includes(p.state)).map((p) => p.file.path);
   const unchanged = pick("same");
-  const refused = pick("refused");
+  const refused = pick("refused", "blocked");
 
   if (opts.check) {
-    return { written: [], unchanged, stale: pick("missing", "differs", "refused"), refused };
+    return { written: [], unchanged, stale: pick("missing", "differs", "refused", "blocked"), refused, interrupted, leftovers };
+  }
+  const blocked = plans.filter((p) => p.state === "blocked");
+  if (blocked.length > 0) {
+    // Never replaced, not even with --force: the file in the way may be anything of the user's.
+    const blockers = [...new Set(blocked.map((p) => p.blocker!))];
+    throw new WriteConflictError(
+      `${blockers.map((b) => `${b === "." ? opts.outDir : join(opts.outDir, b)} is a file where hwflake needs a folder`).join("; ")}; ` +
+        "nothing was written. Move it away or choose another --out.",
+    );
   }
   if (refused.length > 0) {
     throw new WriteConflictError(
@@ -81,13 +149,51 @@ export async function writeFiles(files: readonly RenderedFile[], opts: WriteOpti
     );
   }
 
+  for (const rel of leftovers) await unlink(join(opts.outDir, ...rel.split("/"))).catch(() => undefined);
   const written: string[] = [];
-  for (const p of plans) {
+  // The manifest goes last: until it is replaced, it describes the previous complete run.
+  const order = [...plans.filter((p) => p.file !== manifest), ...plans.filter((p) => p.file === manifest)];
+  for (const p of order) {
     if (p.state === "same") continue;
-    await atomicWrite(p.target, p.file.contents, p.mode);
+    try {
+      await atomicWrite(p.target, p.file.contents, p.mode);
+    } catch (err) {
+      throw asUserError(err, `cannot write ${p.target}`, written);
+    }
     written.push(p.file.path);
   }
-  return { written, unchanged, stale: [], refused: [] };
+  return { written: written.sort(), unchanged, stale: [], refused: [], interrupted, leftovers };
+}
+
+/** `outDir` must be a folder or not exist yet; a file there is bad input (exit 2), not a crash. */
+async function assertFolder(outDir: string): Promise<void> {
+  try {
+    if (!(await stat(outDir)).isDirectory()) {
+      throw new WriteConflictError(`--out ${outDir} is a file, not a folder; nothing was written. Choose a folder (it is created when missing).`);
+    }
+  } catch (err) {
+    if (err instanceof WriteConflictError) throw err;
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") return;
+    if (code === "ENOTDIR") {
+      throw new WriteConflictError(`--out ${outDir}: a file stands where one of its parent folders must be; nothing was written.`);
+    }
+    throw asUserError(err, `--out ${outDir}: cannot use it`, []);
+  }
+}
+
+/**
+ * A file-system error (permissions, read-only, disk full, too many links) is a problem with the
+ * place the user pointed us at, so it becomes a UserError naming the file and what was already
+ * written; anything else is a bug and is rethrown.
+ */
+function asUserError(err: unknown, what: string, written: readonly string[]): unknown {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  if (typeof code !== "string") return err;
+  const done = written.length
+    ? ` Already written: ${written.join(", ")}; run hwflake generate again once it is fixed (--check shows the folder as interrupted until then).`
+    : " Nothing was written.";
+  return new UserError(`${what} (${code}).${done}`);
 }
 
 async function inspect(file: RenderedFile, opts: WriteOptions): Promise<Plan> {
@@ -102,11 +208,86 @@ async function inspect(file: RenderedFile, opts: WriteOptions): Promise<Plan> {
     if (code === "ENOENT") return { file, target, state: "missing" };
     // A directory (or anything else unreadable) where a file should go is never ours to replace.
     if (code === "EISDIR") return { file, target, state: "refused" };
-    throw err;
+    if (code === "ENOTDIR") return { file, target, state: "blocked", blocker: await firstNonFolder(opts.outDir, file.path) };
+    throw asUserError(err, `cannot read ${target}`, []);
   }
   if (current === file.contents) return { file, target, state: "same" };
   if (!hasMarker(current) && !opts.force) return { file, target, state: "refused" };
   return { file, target, state: "differs", mode };
+}
+
+/** The first parent of `rel` (relative to outDir, "." for outDir itself) that exists and is not a folder. */
+async function firstNonFolder(outDir: string, rel: string): Promise<string> {
+  const parts = rel.split("/").slice(0, -1);
+  for (let i = 0; i <= parts.length; i++) {
+    const sub = parts.slice(0, i);
+    try {
+      if (!(await stat(join(outDir, ...sub))).isDirectory()) return sub.length ? sub.join("/") : ".";
+    } catch {
+      return sub.join("/") || ".";
+    }
+  }
+  return rel;
+}
+
+/** Files listed in the existing manifest whose contents no longer match it (sorted). */
+async function interruptedFiles(outDir: string): Promise<string[]> {
+  let text: string;
+  try {
+    text = await readFile(join(outDir, MANIFEST_PATH), "utf8");
+  } catch {
+    return [];
+  }
+  if (!hasMarker(text)) return [];
+  const out: string[] = [];
+  for (const [rel, hash] of parseManifest(text)) {
+    // Only paths the writer itself could have written; a hand-edited manifest cannot point out.
+    if (!isSafeRelativePath(rel) || rel === MANIFEST_PATH) continue;
+    let current: string;
+    try {
+      current = await readFile(join(outDir, ...rel.split("/")), "utf8");
+    } catch {
+      continue;
+    }
+    if (sha256(current) !== hash) out.push(rel);
+  }
+  return out.sort();
+}
+
+/**
+ * Temporary files (TEMP_RE) in the folders hwflake writes to whose process is gone: what a run
+ * killed between creating and renaming a file leaves. A live process's files are left alone,
+ * so two runs at once do not break each other. Relative to outDir, sorted.
+ */
+async function leftoverTemps(outDir: string, dirs: readonly string[]): Promise<string[]> {
+  const out: string[] = [];
+  for (const dir of [...new Set([outDir, ...dirs])]) {
+    let names: string[];
+    try {
+      names = await readdir(dir);
+    } catch {
+      continue;
+    }
+    for (const name of names) {
+      const m = TEMP_RE.exec(name);
+      if (!m || processAlive(Number(m[1]))) continue;
+      const rel = posix.join(...dir.slice(outDir.length).split(/[\\/]/).filter(Boolean), name);
+      out.push(rel);
+    }
+  }
+  return out.sort();
+}
+
+/** True when a process with this id exists (ours included: its writes may be in flight). */
+function processAlive(pid: number): boolean {
+  if (!Number.isSafeInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    // EPERM: it exists but belongs to someone else.
+    return (e as NodeJS.ErrnoException).code === "EPERM";
+  }
 }
 
 /**
@@ -153,14 +334,16 @@ async function syncDir(dir: string): Promise<void> {
 
 /** Paths come from the renderer; anything that could escape outDir is a bug, not user input. */
 function assertSafeRelativePath(p: string): void {
+  if (!isSafeRelativePath(p)) throw new InternalError(`writeFiles: ${JSON.stringify(p)} is not a plain relative POSIX path`);
+}
+
+function isSafeRelativePath(p: string): boolean {
   const parts = p.split("/");
-  if (
+  return !(
     p === "" ||
     p.startsWith("/") ||
     p.includes("\\") ||
     p.includes("\0") ||
     parts.some((part) => part === "" || part === "." || part === "..")
-  ) {
-    throw new InternalError(`writeFiles: ${JSON.stringify(p)} is not a plain relative POSIX path`);
-  }
+  );
 }

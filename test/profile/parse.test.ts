@@ -58,7 +58,7 @@ describe("errors name the path and the fix", () => {
     ["duplicate port", { ...base, serve: [{ name: "a", model: "m", port: 8000 }, { name: "b", model: "m", port: 8000, listen: "0.0.0.0" }] }, 'serve[1].port: port 8000 is already used by serve[0] ("a"); pick another port'],
     ["duplicate accelerator id", { ...base, accelerators: [{ id: "g", kind: "gpu", vendor: "amd", arch: "gfx906" }, { id: "g", kind: "gpu", vendor: "amd", arch: "gfx90a" }] }, 'accelerators[1].id: accelerator id "g" is used by accelerators [0] and [1]; give each a distinct id'],
     ["mixed vendors in one instance", { ...base, accelerators: [{ id: "a", kind: "gpu", vendor: "amd", arch: "gfx906" }, { id: "n", kind: "gpu", vendor: "nvidia", arch: "8.6" }], serve: [{ name: "x", model: "m", port: 1, on: ["a", "n"] }] }, "serve[0].on: mixes gpu/amd and gpu/nvidia; one server process runs on one kind of device: split it into two serve entries"],
-    ["relative apiKeyFile", { ...base, serve: [{ name: "a", model: "m", port: 1, apiKeyFile: "key.txt" }] }, "serve[0].apiKeyFile: apiKeyFile is an absolute path on the target host (it is never copied into the Nix store)"],
+    ["relative apiKeyFile", { ...base, serve: [{ name: "a", model: "m", port: 1, apiKeyFile: "key.txt" }] }, 'serve[0].apiKeyFile: apiKeyFile is an absolute path on the target host, e.g. "/run/secrets/coder-key"'],
     ["wrong version", { ...base, version: 2 }, "version: must be 1"],
   ])("%s", (_name, input, expected) => {
     // Messages may go on (a list of known values, a hint); they must start with the expectation.
@@ -74,6 +74,9 @@ describe("errors name the path and the fix", () => {
   });
   it("duplicate YAML keys are rejected, not silently merged", () => {
     expect(() => parseProfileText("version: 1\nhost: a\nhost: b\n", "dup.yaml")).toThrow(/not valid YAML/);
+    expect(() => parseProfileText("version: 1\nhost: a\nserve:\n  - {name: a, port: 1, port: 2}\n", "dup.yaml")).toThrow(
+      "serve[0].port: not valid YAML/JSON: this key appears twice in one mapping (again at line 4, column 24); keep one",
+    );
   });
   it("flags outside the checked ISA families pass through", () => {
     expect(issuesOf({ ...base, cpu: { flags: ["mce", "svm", "adx", "xsaves", "fpu"] } })).toEqual([]);

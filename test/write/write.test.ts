@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { InternalError, WriteConflictError } from "../../src/errors.js";
 import { hasMarker, markdownMarker, nixMarker } from "../../src/write/marker.js";
-import { writeFiles, type RenderedFile } from "../../src/write/write.js";
+import { MANIFEST_PATH, manifestText, writeFiles, type RenderedFile } from "../../src/write/write.js";
 
 let dir: string;
 beforeEach(async () => {
@@ -36,7 +36,9 @@ async function tree(root: string): Promise<string[]> {
 }
 
 const read = (rel: string) => readFile(join(dir, rel), "utf8");
-const sortedPaths = FILES.map((f) => f.path).sort();
+/** What the writer puts on disk: the rendered files and the manifest. */
+const sortedPaths = [...FILES.map((f) => f.path), MANIFEST_PATH].sort();
+const quiet = { interrupted: [], leftovers: [] };
 
 describe("hasMarker", () => {
   it.each([
@@ -54,7 +56,7 @@ describe("hasMarker", () => {
 describe("writeFiles", () => {
   it("creates files and parent folders", async () => {
     const report = await writeFiles(FILES, { outDir: join(dir, "out") });
-    expect(report).toEqual({ written: sortedPaths, unchanged: [], stale: [], refused: [] });
+    expect(report).toEqual({ written: sortedPaths, unchanged: [], stale: [], refused: [], ...quiet });
     for (const f of FILES) expect(await readFile(join(dir, "out", f.path), "utf8")).toBe(f.contents);
   });
 
@@ -63,7 +65,7 @@ describe("writeFiles", () => {
     const old = new Date("2001-02-03T04:05:06Z");
     for (const f of FILES) await utimes(join(dir, f.path), old, old);
     const report = await writeFiles(FILES, { outDir: dir });
-    expect(report).toEqual({ written: [], unchanged: sortedPaths, stale: [], refused: [] });
+    expect(report).toEqual({ written: [], unchanged: sortedPaths, stale: [], refused: [], ...quiet });
     for (const f of FILES) expect((await stat(join(dir, f.path))).mtime.getTime()).toBe(old.getTime());
   });
 
@@ -71,8 +73,8 @@ describe("writeFiles", () => {
     await writeFiles(FILES, { outDir: dir });
     const changed = FILES.map((f) => (f.path === "flake.nix" ? { ...f, contents: `${M}\n{ x = 1; }\n` } : f));
     const report = await writeFiles(changed, { outDir: dir });
-    expect(report.written).toEqual(["flake.nix"]);
-    expect(report.unchanged).toEqual(sortedPaths.filter((p) => p !== "flake.nix"));
+    expect(report.written).toEqual([MANIFEST_PATH, "flake.nix"]);
+    expect(report.unchanged).toEqual(sortedPaths.filter((p) => p !== "flake.nix" && p !== MANIFEST_PATH));
     expect(await read("flake.nix")).toBe(`${M}\n{ x = 1; }\n`);
   });
 
@@ -93,6 +95,7 @@ describe("writeFiles", () => {
     const plain: RenderedFile[] = [{ path: "x.nix", contents: "{ }\n" }];
     await writeFile(join(dir, "x.nix"), "{ }\n");
     expect((await writeFiles(plain, { outDir: dir })).unchanged).toEqual(["x.nix"]);
+    expect(await read(MANIFEST_PATH)).toBe(manifestText(plain));
   });
 
   it("refuses a folder standing where a file should go", async () => {
@@ -118,8 +121,11 @@ describe("writeFiles", () => {
       expect(report).toEqual({
         written: [],
         unchanged: ["hosts/box.nix", "overlays/default.nix"],
-        stale: ["README.md", "flake.nix"],
+        stale: [MANIFEST_PATH, "README.md", "flake.nix"],
         refused: [],
+        // The hand edit is a file the last complete run did not write.
+        interrupted: ["flake.nix"],
+        leftovers: [],
       });
       expect(await tree(dir)).toEqual(before);
       expect(await read("flake.nix")).toBe(`${M}\n{ drifted = true; }\n`);
@@ -144,6 +150,67 @@ describe("writeFiles", () => {
     await writeFiles(FILES, { outDir: dir });
     await writeFiles(FILES.map((f) => ({ ...f, contents: `${f.contents}# v2\n` })), { outDir: dir });
     expect(await tree(dir)).toEqual(sortedPaths);
+  });
+
+  it("refuses an --out that is a file, and a file where a folder must go, even with force", async () => {
+    await writeFile(join(dir, "plain"), "mine\n");
+    const e1 = await writeFiles(FILES, { outDir: join(dir, "plain") }).catch((e: unknown) => e);
+    expect(e1).toBeInstanceOf(WriteConflictError);
+    expect((e1 as Error).message).toContain("is a file, not a folder");
+    const e2 = await writeFiles(FILES, { outDir: join(dir, "plain", "below"), check: true }).catch((e: unknown) => e);
+    expect(e2).toBeInstanceOf(WriteConflictError);
+
+    await writeFile(join(dir, "hosts"), "mine\n");
+    const e3 = await writeFiles(FILES, { outDir: dir, force: true }).catch((e: unknown) => e);
+    expect(e3).toBeInstanceOf(WriteConflictError);
+    expect((e3 as Error).message).toContain(`${join(dir, "hosts")} is a file where hwflake needs a folder`);
+    expect(await tree(dir)).toEqual(["hosts", "plain"]);
+    expect((await writeFiles(FILES, { outDir: dir, check: true })).refused).toEqual(["hosts/box.nix"]);
+  });
+
+  describe("after a killed run", () => {
+    // No process has this id (above any pid_max), so its files are leftovers.
+    const DEAD = 99_999_999;
+
+    it("removes temporary files of a process that is gone, and keeps those of a live one", async () => {
+      await mkdir(join(dir, "hosts"));
+      const dead = [`.flake.nix.hwflake-${DEAD}-0123456789ab.tmp`, `hosts/.box.nix.hwflake-${DEAD}-ba9876543210.tmp`];
+      const live = `.README.md.hwflake-${process.pid}-aaaaaaaaaaaa.tmp`;
+      for (const f of [...dead, live]) await writeFile(join(dir, f), "half");
+      await writeFile(join(dir, "notes.tmp"), "mine");
+
+      const check = await writeFiles(FILES, { outDir: dir, check: true });
+      expect(check.leftovers).toEqual(dead.sort());
+      expect(await tree(dir)).toContain(dead[0]);
+
+      const report = await writeFiles(FILES, { outDir: dir });
+      expect(report.leftovers).toEqual(dead.sort());
+      expect(await tree(dir)).toEqual([...sortedPaths, live, "notes.tmp"].sort());
+    });
+
+    it("sees files of two runs through the manifest; the next write repairs the folder", async () => {
+      const v2 = FILES.map((f) => ({ ...f, contents: `${f.contents}# v2\n` }));
+      await writeFiles(FILES, { outDir: dir });
+      // What a run killed half way through v2 leaves: some files new, the manifest still v1.
+      for (const f of v2.filter((x) => x.path === "flake.nix" || x.path === "hosts/box.nix")) await writeFile(join(dir, f.path), f.contents);
+
+      for (const want of [FILES, v2]) {
+        const check = await writeFiles(want, { outDir: dir, check: true });
+        expect(check.interrupted).toEqual(["flake.nix", "hosts/box.nix"]);
+      }
+      const repair = await writeFiles(v2, { outDir: dir });
+      expect(repair.interrupted).toEqual(["flake.nix", "hosts/box.nix"]);
+      const after = await writeFiles(v2, { outDir: dir, check: true });
+      expect(after).toEqual({ written: [], unchanged: sortedPaths, stale: [], refused: [], ...quiet });
+      for (const f of v2) expect(await read(f.path)).toBe(f.contents);
+    });
+
+    it("writes a manifest in sha256sum format, under the marker", async () => {
+      await writeFiles(FILES, { outDir: dir });
+      const m = await read(MANIFEST_PATH);
+      expect(hasMarker(m)).toBe(true);
+      expect(m.split("\n").filter((l) => /^[0-9a-f]{64} {2}/.test(l)).map((l) => l.slice(66))).toEqual(FILES.map((f) => f.path).sort());
+    });
   });
 
   it.each([["/abs.nix"], ["../escape.nix"], ["a/../b.nix"], ["a//b.nix"], ["./a.nix"], ["a\\b.nix"], [""]])(
