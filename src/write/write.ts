@@ -69,6 +69,8 @@ type Plan = {
   mode?: number;
   /** For "blocked": the relative path of the file standing where a folder must go. */
   blocker?: string;
+  /** What the target holds now (null: nothing), when it was read. */
+  current?: string | null;
 };
 
 /**
@@ -118,11 +120,10 @@ export async function writeFiles(files: readonly RenderedFile[], opts: WriteOpti
   await assertFolder(opts.outDir);
 
   const manifest: RenderedFile = { path: MANIFEST_PATH, contents: manifestText(files) };
-  const plans: Plan[] = [];
-  for (const file of [manifest, ...files].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))) {
-    plans.push(await inspect(file, opts));
-  }
-  const interrupted = await interruptedFiles(opts.outDir);
+  const sorted = [manifest, ...files].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  // A fleet is thousands of small files: reads and writes overlap, a bounded number at a time.
+  const plans = await mapLimit(sorted, IO_CONCURRENCY, (file) => inspect(file, opts));
+  const interrupted = await interruptedFiles(opts.outDir, new Map(plans.map((p) => [p.file.path, p.current])));
   const leftovers = await leftoverTemps(opts.outDir, plans.map((p) => dirname(p.target)));
 
   const pick = (...states: Plan["state"][]) => plans.filter((p) => states.includes(p.state)).map((p) => p.file.path);
@@ -151,17 +152,21 @@ export async function writeFiles(files: readonly RenderedFile[], opts: WriteOpti
 
   for (const rel of leftovers) await unlink(join(opts.outDir, ...rel.split("/"))).catch(() => undefined);
   const written: string[] = [];
-  // The manifest goes last: until it is replaced, it describes the previous complete run.
-  const order = [...plans.filter((p) => p.file !== manifest), ...plans.filter((p) => p.file === manifest)];
-  for (const p of order) {
-    if (p.state === "same") continue;
+  const write = async (p: Plan, syncFolder: boolean): Promise<void> => {
     try {
-      await atomicWrite(p.target, p.file.contents, p.mode);
+      await atomicWrite(p.target, p.file.contents, p.mode, syncFolder);
     } catch (err) {
       throw asUserError(err, `cannot write ${p.target}`, written);
     }
     written.push(p.file.path);
-  }
+  };
+  // Every file but the manifest, then each folder's entries flushed once, then the manifest:
+  // until it is replaced, it describes the previous complete run.
+  const changed = plans.filter((p) => p.state !== "same" && p.file !== manifest);
+  await mapLimit(changed, IO_CONCURRENCY, (p) => write(p, false));
+  await mapLimit([...new Set(changed.map((p) => dirname(p.target)))], IO_CONCURRENCY, syncDir);
+  const last = plans.find((p) => p.file === manifest)!;
+  if (last.state !== "same") await write(last, true);
   return { written: written.sort(), unchanged, stale: [], refused: [], interrupted, leftovers };
 }
 
@@ -205,15 +210,32 @@ async function inspect(file: RenderedFile, opts: WriteOptions): Promise<Plan> {
     mode = (await stat(target)).mode & 0o7777;
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === "ENOENT") return { file, target, state: "missing" };
+    if (code === "ENOENT") return { file, target, state: "missing", current: null };
     // A directory (or anything else unreadable) where a file should go is never ours to replace.
     if (code === "EISDIR") return { file, target, state: "refused" };
-    if (code === "ENOTDIR") return { file, target, state: "blocked", blocker: await firstNonFolder(opts.outDir, file.path) };
+    if (code === "ENOTDIR") return { file, target, state: "blocked", blocker: await firstNonFolder(opts.outDir, file.path), current: null };
     throw asUserError(err, `cannot read ${target}`, []);
   }
-  if (current === file.contents) return { file, target, state: "same" };
-  if (!hasMarker(current) && !opts.force) return { file, target, state: "refused" };
-  return { file, target, state: "differs", mode };
+  if (current === file.contents) return { file, target, state: "same", current };
+  if (!hasMarker(current) && !opts.force) return { file, target, state: "refused", current };
+  return { file, target, state: "differs", mode, current };
+}
+
+/** How many file operations run at once: enough to overlap the disk's latency, few enough for any ulimit. */
+const IO_CONCURRENCY = 32;
+
+/** `fn` over `items` with at most `limit` running at once; results in the items' order. */
+async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
 }
 
 /** The first parent of `rel` (relative to outDir, "." for outDir itself) that exists and is not a folder. */
@@ -230,8 +252,11 @@ async function firstNonFolder(outDir: string, rel: string): Promise<string> {
   return rel;
 }
 
-/** Files listed in the existing manifest whose contents no longer match it (sorted). */
-async function interruptedFiles(outDir: string): Promise<string[]> {
+/**
+ * Files listed in the existing manifest whose contents no longer match it (sorted). `known`
+ * holds what inspection already read (null: missing), so each file is read once.
+ */
+async function interruptedFiles(outDir: string, known: ReadonlyMap<string, string | null | undefined>): Promise<string[]> {
   let text: string;
   try {
     text = await readFile(join(outDir, MANIFEST_PATH), "utf8");
@@ -239,19 +264,14 @@ async function interruptedFiles(outDir: string): Promise<string[]> {
     return [];
   }
   if (!hasMarker(text)) return [];
-  const out: string[] = [];
-  for (const [rel, hash] of parseManifest(text)) {
-    // Only paths the writer itself could have written; a hand-edited manifest cannot point out.
-    if (!isSafeRelativePath(rel) || rel === MANIFEST_PATH) continue;
-    let current: string;
-    try {
-      current = await readFile(join(outDir, ...rel.split("/")), "utf8");
-    } catch {
-      continue;
-    }
-    if (sha256(current) !== hash) out.push(rel);
-  }
-  return out.sort();
+  // Only paths the writer itself could have written; a hand-edited manifest cannot point out.
+  const entries = [...parseManifest(text)].filter(([rel]) => isSafeRelativePath(rel) && rel !== MANIFEST_PATH);
+  const changed = await mapLimit(entries, IO_CONCURRENCY, async ([rel, hash]) => {
+    let current = known.get(rel);
+    if (current === undefined) current = await readFile(join(outDir, ...rel.split("/")), "utf8").catch(() => null);
+    return current !== null && sha256(current) !== hash ? rel : null;
+  });
+  return changed.filter((r): r is string => r !== null).sort();
 }
 
 /**
@@ -295,7 +315,7 @@ function processAlive(pid: number): boolean {
  * rename over the target (atomic within one file system), then flush the directory entry.
  * Parent folders are created. `mode` defaults to 0644 (less the umask).
  */
-export async function atomicWrite(target: string, contents: string, mode: number | undefined): Promise<void> {
+export async function atomicWrite(target: string, contents: string, mode: number | undefined, syncFolder = true): Promise<void> {
   const dir = dirname(target);
   await mkdir(dir, { recursive: true });
   const temp = join(dir, `.${posix.basename(target)}.hwflake-${process.pid}-${randomBytes(6).toString("hex")}.tmp`);
@@ -314,7 +334,8 @@ export async function atomicWrite(target: string, contents: string, mode: number
     await unlink(temp).catch(() => undefined);
     throw err;
   }
-  await syncDir(dir);
+  // A caller writing many files into one folder flushes the folder once, after the last.
+  if (syncFolder) await syncDir(dir);
 }
 
 async function syncDir(dir: string): Promise<void> {
