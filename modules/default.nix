@@ -3,7 +3,9 @@
 {
   imports = [
     ./build-sets.nix
+    ./cpu.nix
     ./doctor.nix
     ./inference.nix
+    ./load-balancer.nix
   ];
 }

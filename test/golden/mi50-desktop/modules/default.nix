@@ -4,7 +4,9 @@
 {
   imports = [
     ./build-sets.nix
+    ./cpu.nix
     ./doctor.nix
     ./inference.nix
+    ./load-balancer.nix
   ];
 }
