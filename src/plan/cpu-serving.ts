@@ -105,7 +105,8 @@ export class CpuServingPlanner {
       if (listed.length > 0 && cpus.every((c) => covered.has(c))) cores = listed;
       else {
         cores = assumedCores(this.system, cpus, t);
-        assumed.push(`node ${n.id}` + (listed.length > 0 ? ` (its siblings cover ${covered.size} of its ${cpus.length} CPUs)` : ""));
+        // Without SMT (threadsPerCore known to be 1) every CPU is its own core: nothing assumed.
+        if (t !== 1) assumed.push(`node ${n.id}` + (listed.length > 0 ? ` (its siblings cover ${covered.size} of its ${cpus.length} CPUs)` : ""));
       }
       cores.sort((a, b) => a[0]! - b[0]!);
       return { id: n.id, cores, memGiB: n.memoryMiB !== undefined ? n.memoryMiB / 1024 : null };
@@ -293,7 +294,7 @@ export class CpuServingPlanner {
       const computeCores = cores.length - reserved.size;
       decisions.push({
         value: `CPUAffinity=${affinity}`,
-        reason: `${nodesText(nodes)}: ${cores.length} physical cores; ${per.reason}; ${threads} compute threads on ${computeCores} cores` + (front.length ? ` plus the frontend's ${reserved.size} core(s) (CPUs ${frontend})` : "") + "; nothing else of the node",
+        reason: `${nodesText(nodes)}: ${cores.length} physical cores; ${per.reason}; ${threads} compute threads on ${computeCores} cores` + (front.length ? ` plus the frontend's ${reserved.size} core(s) (CPUs ${frontend})` : "") + "; no other CPU of its node(s)",
         sources: [SRC.systemdNuma, ...per.sources],
       });
       if (fr) decisions.push({ value: `frontend: ${frontend || "none"}`, reason: fr.reason, sources: fr.sources });
@@ -444,4 +445,30 @@ export function checkListeners(p: Profile, instances: readonly Instance[], balan
 /** Serve entries whose per-node server names collide with another entry's name. */
 export function replicaNameClash(p: Profile, s: Serve, names: readonly string[]): string | null {
   return names.find((n) => p.serve.some((o) => o !== s && o.name === n)) ?? null;
+}
+
+/** Different serve entries bound to the same CPUs compete for them: said, not refused. */
+export function checkCpuSharing(p: Profile, instances: readonly Instance[], out: FindingSink): void {
+  const bound = instances.filter((x) => x.cpu && x.cpu.affinity !== "");
+  const entry = (x: Instance) => x.behind ?? x.name;
+  const said = new Set<string>();
+  for (let a = 0; a < bound.length; a++)
+    for (let b = a + 1; b < bound.length; b++) {
+      const x = bound[a]!;
+      const y = bound[b]!;
+      if (entry(x) === entry(y)) continue;
+      const mine = new Set(expandCpulist(x.cpu!.affinity));
+      const shared = expandCpulist(y.cpu!.affinity).filter((c) => mine.has(c));
+      const key = `${entry(x)}\u0000${entry(y)}`;
+      if (shared.length === 0 || said.has(key)) continue;
+      said.add(key);
+      out.add({
+        code: "CPU_SHARED",
+        severity: "info",
+        subject: `serve[${p.serve.findIndex((s) => s.name === entry(y))}]`,
+        message: `${entry(x)} and ${entry(y)} are bound to some of the same CPUs (e.g. ${formatCpulist(shared.slice(0, 8))}): under load at the same time they compete for those cores.`,
+        fix: "run fewer CPU instances on this host, or accept that they share it",
+        source: "hwflake",
+      });
+    }
 }

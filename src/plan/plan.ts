@@ -19,7 +19,7 @@ import {
   type SupportLevel,
   type Verdict,
 } from "../knowledge/index.js";
-import { CpuServingPlanner, checkListeners, cpuPreflight, replicaNameClash } from "./cpu-serving.js";
+import { CpuServingPlanner, checkCpuSharing, checkListeners, cpuPreflight, replicaNameClash } from "./cpu-serving.js";
 import type { Backend, BuildSet, Decision, Engine, Finding, Instance, InstanceModel, LoadBalancer, PackageBuild, Plan, Source } from "./types.js";
 
 const RANK: Record<SupportLevel, number> = { supported: 0, experimental: 1, unsupported: 2 };
@@ -347,6 +347,7 @@ export function planHost(p: Profile): Plan {
   });
 
   checkListeners(p, instances, loadBalancers, out);
+  checkCpuSharing(p, instances, out);
   const buildSets = planBuildSets(p, instances, recipes, out);
   const findings = out.list;
   return {

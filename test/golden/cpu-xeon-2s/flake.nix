@@ -24,6 +24,7 @@
           units = [
             "hwflake-chat-node0"
             "hwflake-chat-node1"
+            "hwflake-large"
             "hwflake-small-node0"
             "hwflake-small-node1"
           ];

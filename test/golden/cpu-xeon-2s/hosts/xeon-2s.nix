@@ -24,7 +24,7 @@
         ];
         servedModelName = "chat";
         # parallel: data: auto: the model's size is unknown, assumed to fit one node, so one vLLM server per NUMA node (2 in all) for throughput.
-        # CPUAffinity=0-13,41: node 0: 14 physical cores; one thread per physical core: SMT siblings share the core's vector units, so they are left out; 13 compute threads on 13 cores plus the frontend's 1 core(s) (CPUs 13,41); nothing else of the node.
+        # CPUAffinity=0-13,41: node 0: 14 physical cores; one thread per physical core: SMT siblings share the core's vector units, so they are left out; 13 compute threads on 13 cores plus the frontend's 1 core(s) (CPUs 13,41); no other CPU of its node(s).
         # frontend: 13,41: 1 of 14 cores left unbound for the HTTP frontend and tokenizer (seed 004: reserve 1–2 cores; hwflake takes 2 from 16 cores up).
         # VLLM_CPU_OMP_THREADS_BIND=0-12: OpenMP threads bound explicitly, never across a node within a rank, SMT siblings and the frontend's cores left out.
         # NUMAPolicy=bind NUMAMask=0: memory only from node 0, the node its cores are on.
@@ -69,7 +69,7 @@
         ];
         servedModelName = "chat";
         # parallel: data: auto: the model's size is unknown, assumed to fit one node, so one vLLM server per NUMA node (2 in all) for throughput.
-        # CPUAffinity=14-27,55: node 1: 14 physical cores; one thread per physical core: SMT siblings share the core's vector units, so they are left out; 13 compute threads on 13 cores plus the frontend's 1 core(s) (CPUs 27,55); nothing else of the node.
+        # CPUAffinity=14-27,55: node 1: 14 physical cores; one thread per physical core: SMT siblings share the core's vector units, so they are left out; 13 compute threads on 13 cores plus the frontend's 1 core(s) (CPUs 27,55); no other CPU of its node(s).
         # frontend: 27,55: 1 of 14 cores left unbound for the HTTP frontend and tokenizer (seed 004: reserve 1–2 cores; hwflake takes 2 from 16 cores up).
         # VLLM_CPU_OMP_THREADS_BIND=14-26: OpenMP threads bound explicitly, never across a node within a rank, SMT siblings and the frontend's cores left out.
         # NUMAPolicy=bind NUMAMask=1: memory only from node 1, the node its cores are on.
@@ -95,6 +95,53 @@
         };
       };
 
+      # vllm on cpu: vLLM builds its AVX2, AVX-512 and AVX-512+AMX kernels and picks the AVX2 ones at start on this CPU (no AVX-512)
+      large = {
+        enable = true;
+        engine = "vllm";
+        package = pkgs.hwflake.cpu-no-avx512.vllm;
+        model = "Qwen/Qwen2.5-72B-Instruct";
+        host = "127.0.0.1";
+        port = 8100;
+        gpu = "none";
+        environment = {
+          VLLM_CPU_KVCACHE_SPACE = "42";
+          VLLM_CPU_OMP_THREADS_BIND = "0-13|14-25";
+        };
+        extraArgs = [
+          "--dtype"
+          "float32"
+          "--tensor-parallel-size"
+          "2"
+          "--distributed-executor-backend"
+          "mp"
+        ];
+        # parallel: tensor: auto: the model's 145 GiB of weights do not fit the smallest node (128 GiB − 12.8 GiB headroom − 1 GiB of KV cache), so one server across the 2 nodes, tensor parallel (-tp 2).
+        # CPUAffinity=0-27,54-55: nodes 0, 1: 28 physical cores; one thread per physical core: SMT siblings share the core's vector units, so they are left out; 26 compute threads on 26 cores plus the frontend's 2 core(s) (CPUs 26-27,54-55); no other CPU of its node(s).
+        # frontend: 26-27,54-55: 2 of 28 cores left unbound for the HTTP frontend and tokenizer (seed 004: reserve 1–2 cores; hwflake takes 2 from 16 cores up).
+        # VLLM_CPU_OMP_THREADS_BIND=0-13|14-25: one list per tensor-parallel rank ('|' between ranks), each inside its own node; OpenMP threads bound explicitly, never across a node within a rank, SMT siblings and the frontend's cores left out.
+        # NUMAPolicy unset: each tensor-parallel rank's threads stay on their node, so their pages are placed there on first touch.
+        # --dtype float32: no AVX512_BF16 or AMX on this CPU: bf16 would be emulated, so vLLM computes in float32.
+        # --tensor-parallel-size 2 --distributed-executor-backend mp: one rank per NUMA node, as vLLM's CPU notes show (TP = number of nodes); the model's attention heads must divide by 2.
+        # VLLM_CPU_KVCACHE_SPACE=42: each rank's node (the smallest of nodes 0, 1), 145 GiB of weights / 2 ranks: 128 GiB − 12.8 GiB headroom (10 %, at least 4 GiB, for the OS, runtime and activations) − 72.5 GiB of weights = 42.7 GiB, rounded down to 42 GiB (vLLM's default would be 4 GiB).
+        # LD_PRELOAD=libtcmalloc_minimal.so: TCMalloc from nixpkgs' gperftools, as vLLM's CPU notes recommend for allocation speed and cache locality.
+        # requiredFeatures avx2: checked at every start (ExecStartPre): vLLM's CPU backend has no pre-AVX2 kernels.
+        # Source: seed 004 (vLLM docs getting_started/installation/cpu, Performance tips and Other considerations)
+        # Source: systemd.exec(5) (systemd 252)
+        # Source: vllm-project/vllm vllm/v1/worker/cpu_worker.py (_get_autobind_cpu_ids)
+        # Source: vllm-project/vllm vllm/envs.py
+        # Source: seed 004 (vLLM CPU docs); vllm-project/vllm vllm/platforms/cpu.py supported_dtypes
+        # Source: vllm-project/vllm vllm/platforms/cpu.py supported_dtypes
+        # Source: NixOS/nixpkgs pkgs/by-name/gp/gperftools/package.nix @ 16b3750d (2.17)
+        # Source: vllm-project/vllm cmake/cpu_extension.cmake (v0.17+; PR #35466)
+        # Source: seed 001 (MI50 desktop)
+        cpu = {
+          affinity = "0-27,54-55";
+          requiredFeatures = [ "avx2" ];
+          tcmalloc = true;
+        };
+      };
+
       # llama-cpp on cpu: requested in the profile; llama.cpp is built with every CPU variant (GGML_CPU_ALL_VARIANTS) and picks the best one for this CPU at start, so no instruction the CPU lacks is ever executed
       small-node0 = {
         enable = true;
@@ -113,7 +160,7 @@
         ];
         servedModelName = "small";
         # parallel: data: auto: the model's size is unknown, assumed to fit one node, so one llama.cpp server per NUMA node (2 in all) for throughput, each with --numa isolate (llama.cpp PR #5377: almost twice the combined throughput of one process).
-        # CPUAffinity=0-13: node 0: 14 physical cores; one thread per physical core: SMT siblings share the core's vector units, so they are left out; 14 compute threads on 14 cores; nothing else of the node.
+        # CPUAffinity=0-13: node 0: 14 physical cores; one thread per physical core: SMT siblings share the core's vector units, so they are left out; 14 compute threads on 14 cores; no other CPU of its node(s).
         # --threads 14: the physical cores it is bound to.
         # NUMAPolicy=bind NUMAMask=0: memory only from node 0, the node its cores are on.
         # --numa isolate: threads only on the node the process starts on (its own, by CPUAffinity).
@@ -147,7 +194,7 @@
         ];
         servedModelName = "small";
         # parallel: data: auto: the model's size is unknown, assumed to fit one node, so one llama.cpp server per NUMA node (2 in all) for throughput, each with --numa isolate (llama.cpp PR #5377: almost twice the combined throughput of one process).
-        # CPUAffinity=14-27: node 1: 14 physical cores; one thread per physical core: SMT siblings share the core's vector units, so they are left out; 14 compute threads on 14 cores; nothing else of the node.
+        # CPUAffinity=14-27: node 1: 14 physical cores; one thread per physical core: SMT siblings share the core's vector units, so they are left out; 14 compute threads on 14 cores; no other CPU of its node(s).
         # --threads 14: the physical cores it is bound to.
         # NUMAPolicy=bind NUMAMask=1: memory only from node 1, the node its cores are on.
         # --numa isolate: threads only on the node the process starts on (its own, by CPUAffinity).
