@@ -242,7 +242,8 @@ function hostContext(instances: readonly Instance[], loadBalancers: readonly Loa
 function cpuContext(i: Instance): { comments: string[]; value: Record<string, NixInput> } | null {
   const c = i.cpu;
   const req = i.requiredCpuFeatures ?? null;
-  if (!c && !req) return null;
+  // Ollama, or nothing known about the CPU: no options to set and nothing to explain.
+  if (!req && (!c || (!c.affinity && !c.tcmalloc && c.decisions.length <= 1))) return null;
   const value: Record<string, NixInput> = {};
   if (c?.affinity) value.affinity = c.affinity;
   if (c?.numaPolicy) value.numaPolicy = c.numaPolicy;
