@@ -339,12 +339,19 @@ export class CpuServingPlanner {
         });
       }
       if (!vllm && nodes.length > 1) extraArgs.push("--numa", "distribute");
-      if (!vllm && suffix !== null) extraArgs.push("--numa", "isolate");
+      if (!vllm && suffix !== null) extraArgs.push("--numa", "isolate", "--no-mmap");
       if (!vllm && (nodes.length > 1 || suffix !== null))
         decisions.push({
           value: `--numa ${suffix !== null ? "isolate" : "distribute"}`,
           reason: suffix !== null ? "threads only on the node the process starts on (its own, by CPUAffinity)" : "threads spread evenly over the nodes",
           sources: [SRC.llamaCppNuma],
+        });
+      if (!vllm && suffix !== null)
+        decisions.push({
+          value: "--no-mmap",
+          reason:
+            "every per-node server reads the model into its own node's memory: memory-mapped, all of them would share one copy in the page cache, on whichever node first read it (llama.cpp's --numa help: pages already in the page cache stay where they are)",
+          sources: [SRC.llamaServerArgs, SRC.llamaCppNuma],
         });
     }
 

@@ -157,8 +157,8 @@ describe("CPU serving", () => {
     const cpu = { flags: AVX2_FLAGS, numa: [{ id: 0, cpus: "0-3" }, { id: 1, cpus: "4-7" }, { id: 2, cpus: "" }] };
     const plan = planHost(makeProfile({ cpu, serve: [serve({ engine: "llama-cpp", gguf: { file: "/m.gguf" } })] } as never));
     expect(plan.instances.map((i) => [i.name, i.extraArgs])).toEqual([
-      ["s-node0", ["--threads", "4", "--numa", "isolate"]],
-      ["s-node1", ["--threads", "4", "--numa", "isolate"]],
+      ["s-node0", ["--threads", "4", "--numa", "isolate", "--no-mmap"]],
+      ["s-node1", ["--threads", "4", "--numa", "isolate", "--no-mmap"]],
     ]);
     const one = planHost(makeProfile({ cpu, serve: [serve({ engine: "llama-cpp", gguf: { file: "/m.gguf" }, parallel: "tensor" })] } as never));
     expect(one.instances.map((i) => [i.name, i.extraArgs])).toEqual([["s", ["--threads", "8", "--numa", "distribute"]]]);

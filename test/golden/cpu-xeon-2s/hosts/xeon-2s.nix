@@ -157,6 +157,7 @@
           "14"
           "--numa"
           "isolate"
+          "--no-mmap"
         ];
         servedModelName = "small";
         # parallel: data: auto: the model's size is unknown, assumed to fit one node, so one llama.cpp server per NUMA node (2 in all) for throughput, each with --numa isolate (llama.cpp PR #5377: almost twice the combined throughput of one process).
@@ -164,6 +165,7 @@
         # --threads 14: the physical cores it is bound to.
         # NUMAPolicy=bind NUMAMask=0: memory only from node 0, the node its cores are on.
         # --numa isolate: threads only on the node the process starts on (its own, by CPUAffinity).
+        # --no-mmap: every per-node server reads the model into its own node's memory: memory-mapped, all of them would share one copy in the page cache, on whichever node first read it (llama.cpp's --numa help: pages already in the page cache stay where they are).
         # Source: seed 004 (vLLM docs getting_started/installation/cpu, Performance tips and Other considerations)
         # Source: ggml-org/llama.cpp PR #5377 (merged); tools/server/README.md
         # Source: systemd.exec(5) (systemd 252)
@@ -191,6 +193,7 @@
           "14"
           "--numa"
           "isolate"
+          "--no-mmap"
         ];
         servedModelName = "small";
         # parallel: data: auto: the model's size is unknown, assumed to fit one node, so one llama.cpp server per NUMA node (2 in all) for throughput, each with --numa isolate (llama.cpp PR #5377: almost twice the combined throughput of one process).
@@ -198,6 +201,7 @@
         # --threads 14: the physical cores it is bound to.
         # NUMAPolicy=bind NUMAMask=1: memory only from node 1, the node its cores are on.
         # --numa isolate: threads only on the node the process starts on (its own, by CPUAffinity).
+        # --no-mmap: every per-node server reads the model into its own node's memory: memory-mapped, all of them would share one copy in the page cache, on whichever node first read it (llama.cpp's --numa help: pages already in the page cache stay where they are).
         # Source: seed 004 (vLLM docs getting_started/installation/cpu, Performance tips and Other considerations)
         # Source: ggml-org/llama.cpp PR #5377 (merged); tools/server/README.md
         # Source: systemd.exec(5) (systemd 252)

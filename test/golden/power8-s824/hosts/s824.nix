@@ -54,6 +54,7 @@
           "32"
           "--numa"
           "isolate"
+          "--no-mmap"
         ];
         servedModelName = "chat";
         # parallel: data: auto: the model (8 GiB) fits one node, so one llama.cpp server per NUMA node (2 in all) for throughput, each with --numa isolate (llama.cpp PR #5377: almost twice the combined throughput of one process).
@@ -61,6 +62,7 @@
         # --threads 32: the physical cores it is bound to × 4 threads each (POWER).
         # NUMAPolicy=bind NUMAMask=0: memory only from node 0, the node its cores are on.
         # --numa isolate: threads only on the node the process starts on (its own, by CPUAffinity).
+        # --no-mmap: every per-node server reads the model into its own node's memory: memory-mapped, all of them would share one copy in the page cache, on whichever node first read it (llama.cpp's --numa help: pages already in the page cache stay where they are).
         # Source: seed 004 (vLLM docs getting_started/installation/cpu, Performance tips and Other considerations)
         # Source: ggml-org/llama.cpp PR #5377 (merged); tools/server/README.md
         # Source: systemd.exec(5) (systemd 252)
@@ -89,6 +91,7 @@
           "32"
           "--numa"
           "isolate"
+          "--no-mmap"
         ];
         servedModelName = "chat";
         # parallel: data: auto: the model (8 GiB) fits one node, so one llama.cpp server per NUMA node (2 in all) for throughput, each with --numa isolate (llama.cpp PR #5377: almost twice the combined throughput of one process).
@@ -96,6 +99,7 @@
         # --threads 32: the physical cores it is bound to × 4 threads each (POWER).
         # NUMAPolicy=bind NUMAMask=1: memory only from node 1, the node its cores are on.
         # --numa isolate: threads only on the node the process starts on (its own, by CPUAffinity).
+        # --no-mmap: every per-node server reads the model into its own node's memory: memory-mapped, all of them would share one copy in the page cache, on whichever node first read it (llama.cpp's --numa help: pages already in the page cache stay where they are).
         # Source: seed 004 (vLLM docs getting_started/installation/cpu, Performance tips and Other considerations)
         # Source: ggml-org/llama.cpp PR #5377 (merged); tools/server/README.md
         # Source: systemd.exec(5) (systemd 252)
