@@ -57,6 +57,16 @@ describe.skipIf(skipNix)("instances.<name>.cpu", () => {
     expect(argv(lines[0]!)).toEqual([pre, "hwflake-chat-node0", "avx2"]);
   });
 
+  it("the check is the first ExecStartPre= line when other modules add theirs (NixOS concatenates list definitions)", () => {
+    const lines = evalHost<string[]>(
+      `{ imports = [ ${twoNodes} ]; systemd.services.hwflake-chat-node0.serviceConfig.ExecStartPre = [ "/bin/download-model" ]; }`,
+      "c.systemd.services.hwflake-chat-node0.serviceConfig.ExecStartPre",
+    );
+    expect(lines).toHaveLength(2);
+    expect(argv(lines[0]!).slice(1)).toEqual(["hwflake-chat-node0", "avx2"]);
+    expect(lines[1]).toBe("/bin/download-model");
+  });
+
   it("per-node servers answer to the entry's model name; the API key stays a credential of each engine", () => {
     const { s } = r();
     const a = argv(String(s["hwflake-chat-node0"]!.serviceConfig.ExecStart));

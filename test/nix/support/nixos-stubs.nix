@@ -7,13 +7,29 @@
 let
   inherit (lib) mkOption types;
 
-  # NixOS unitOption accepts bools, ints, strings and lists of them.
-  unitValue = types.oneOf [
-    types.bool
-    types.int
-    types.str
-    (types.listOf types.str)
-  ];
+  # NixOS unitOption accepts bools, ints, strings and lists of them, and merges like
+  # nixos/lib/systemd-unit-options.nix `unitOption`: when any definition is a list, all of them
+  # are concatenated (so several modules can each add an ExecStartPre= line); otherwise the
+  # definitions must agree.
+  unitValue =
+    let
+      checked = types.oneOf [
+        types.bool
+        types.int
+        types.str
+        (types.listOf types.str)
+      ];
+    in
+    lib.mkOptionType {
+      name = "systemd option";
+      inherit (checked) check;
+      merge =
+        loc: defs:
+        if lib.any (def: lib.isList def.value) defs then
+          lib.concatMap (def: lib.toList def.value) defs
+        else
+          lib.mergeEqualOption loc defs;
+    };
 
   unitNames = mkOption {
     type = types.listOf types.str;

@@ -97,8 +97,11 @@ let
         // optionalAttrs (c.numaPolicy != null) { NUMAPolicy = c.numaPolicy; }
         // optionalAttrs (c.numaMask != null) { NUMAMask = c.numaMask; }
         // optionalAttrs (c.requiredFeatures != [ ]) {
-          # A list, so NixOS merges it with other ExecStartPre= lines of the unit.
-          ExecStartPre = [ (hwlib.execLine "${preflight}" ([ "hwflake-${name}" ] ++ c.requiredFeatures)) ];
+          # A list, so NixOS merges it with other ExecStartPre= lines of the unit, and first
+          # of them: nothing else (a model download, say) should run on a CPU that cannot.
+          ExecStartPre = lib.mkBefore [
+            (hwlib.execLine "${preflight}" ([ "hwflake-${name}" ] ++ c.requiredFeatures))
+          ];
         };
     };
 in
