@@ -57,7 +57,7 @@ in
           "--port"
           (toString inst.port)
           "--served-model-name"
-          name
+          inst.servedModelName
         ]
         ++ inst.extraArgs;
       environment = baseEnvironment name // {
@@ -123,7 +123,7 @@ in
         ++ model
         ++ [
           "--alias"
-          name
+          inst.servedModelName
         ]
         # llama-server --api-key-file: tools/server/README.md (ggml-org/llama.cpp). systemd
         # expands ${CREDENTIALS_DIRECTORY} in ExecStart=, so the path never holds the key.

@@ -101,12 +101,24 @@ export function formatPlan(plan: Plan, profileModel?: string): string {
         out.push(`             ${wrap(i.pinning.reason, "             ")}`);
       }
       if (i.extraArgs.length) out.push(`    args:    ${i.extraArgs.join(" ")}`);
+      // CPU instances: every binding and tuning number with its arithmetic.
+      for (const d of i.cpu?.decisions ?? []) out.push(`    cpu:     ${wrap(`${d.value}: ${d.reason}`, "             ")}`);
+      if (i.requiredCpuFeatures) out.push(`    checks:  ${wrap(`${i.requiredCpuFeatures.value.join(", ")} in /proc/cpuinfo at every start (${i.requiredCpuFeatures.reason})`, "             ")}`);
       if (i.apiKeyFile) out.push(`    api key: read from ${i.apiKeyFile} as a systemd credential`);
       out.push(`    sources: ${wrap(i.engineDecision.sources.map((s) => s.ref).join("; "), "             ")}`);
     }
     out.push("");
   } else {
     out.push("Instances: none planned");
+    out.push("");
+  }
+
+  if (plan.loadBalancers?.length) {
+    out.push("Load balancers (nginx, modules/load-balancer.nix)");
+    for (const b of plan.loadBalancers) {
+      out.push(`  ${b.name}  ${b.listen}:${b.port} → ${b.backends.join(", ")}`);
+      out.push(`    why:     ${wrap(b.decision.reason, "             ")}`);
+    }
     out.push("");
   }
 

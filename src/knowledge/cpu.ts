@@ -82,8 +82,12 @@ export function cpuSupport(system: Profile["system"], cpu: Profile["cpu"], engin
     if (p < 9)
       return verdict(
         "unsupported",
-        `vLLM's CPU backend needs POWER9 or newer; POWER${p} fails at CMake configure, and upstream declined POWER8 ports`,
+        `vLLM's CPU backend needs POWER9 or newer; POWER${p} fails at CMake configure, and upstream declined POWER8 ports` +
+          (p === 8
+            ? ". Seed 000's own path on a POWER8 S824 (a torch 2.4 source build with a VSX header patch in vec256.h, plus ten patches to vLLM) got vLLM to import and load a model, but its C extension still lacks cpu_attention_with_kv_cache, so it cannot serve; the seed itself falls back to llama.cpp, which has POWER8 VSX kernels"
+            : ""),
         SRC.vllmPower8,
+        ...(p === 8 ? [SRC.seedPower8] : []),
       );
     return verdict("supported", `vLLM's CPU backend builds VSX kernels for POWER${p}`, SRC.vllmCpuCmake);
   }

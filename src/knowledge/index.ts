@@ -6,3 +6,5 @@ export * from "./sources.js";
 export type * from "./types.js";
 export * from "./build-cost.js";
 export * from "./cpu-build-set.js";
+export * from "./cpu-tuning.js";
+export * from "./cpulist.js";

@@ -81,6 +81,50 @@ export const SRC = {
     "the CPU backend requires POWER9+; POWER8 needs a patched torch and an out-of-tree port",
   ),
   vllmCpuDtype: s("vllm-project/vllm vllm/platforms/cpu.py supported_dtypes", "POWERPC: bfloat16 and float32 only"),
+  // CPU serving (issue #8) ------------------------------------------------------------------
+  vllmCpuTips: s(
+    "seed 004 (vLLM docs getting_started/installation/cpu, Performance tips and Other considerations)",
+    "TCMalloc via LD_PRELOAD; reserve 1-2 cores for the serving framework; one OpenMP thread per physical core; NUMA: tensor parallel (-tp = nodes, VLLM_CPU_OMP_THREADS_BIND a|b, --distributed-executor-backend mp) for latency, data parallel (one server per node behind nginx/HAProxy) for throughput",
+  ),
+  vllmCpuEnvs: s(
+    "vllm-project/vllm vllm/envs.py",
+    "VLLM_CPU_KVCACHE_SPACE: int GiB, unset = 4 GB; VLLM_CPU_OMP_THREADS_BIND: cpulists, ranks separated by '|', default auto",
+  ),
+  vllmCpuAutobind: s(
+    "vllm-project/vllm vllm/v1/worker/cpu_worker.py (_get_autobind_cpu_ids)",
+    "auto binding: x86 one logical CPU per physical core; POWERPC SMT-8/4/2 CPUs with id % 8 < 4",
+  ),
+  vllmCpuDtypes: s(
+    "seed 004 (vLLM CPU docs); vllm-project/vllm vllm/platforms/cpu.py supported_dtypes",
+    "x86: FP32, FP16, BF16 (AVX512_BF16 gives native BF16); Arm: FP32, FP16, BF16 (NEON required); POWERPC: bfloat16 and float32",
+  ),
+  seedPower8: s(
+    "seed 000 (vLLM on IBM POWER8, S824: 2 × 8-core POWER8, SMT8, 576 GB)",
+    "OMP_NUM_THREADS=64 (not 128); numactl --interleave=all for large models; dtype float32, no bfloat16; vLLM needs a torch 2.4 VSX header patch and ten vLLM patches and still lacks cpu_attention_with_kv_cache",
+  ),
+  llamaCppNuma: s(
+    "ggml-org/llama.cpp PR #5377 (merged); tools/server/README.md",
+    "--numa distribute|isolate|numactl; one --numa isolate process per node gave almost twice the combined throughput of one process (multi-socket Genoa)",
+  ),
+  nixpkgsGperftools: s(
+    "NixOS/nixpkgs pkgs/by-name/gp/gperftools/package.nix @ 16b3750d (2.17)",
+    "one output; lib/libtcmalloc_minimal.so; platforms.all",
+  ),
+  nixpkgsNginx: s(
+    "NixOS/nixpkgs nixos/modules/services/web-servers/nginx/default.nix @ 000007c1; vhost-options.nix @ 0050271e",
+    "services.nginx.enable, upstreams.<name>.servers.<addr> (freeform server parameters, backup), upstreams.<name>.extraConfig, virtualHosts.<name>.listen [{ addr, port }], locations.<path>.proxyPass / extraConfig",
+  ),
+  nginxUpstream: s(
+    "nginx docs ngx_http_upstream_module (least_conn, server max_fails/fail_timeout, keepalive); ngx_http_proxy_module (proxy_buffering, proxy_read_timeout)",
+  ),
+  systemdNuma: s(
+    "systemd.exec(5) (systemd 252)",
+    "CPUAffinity= cpulist; NUMAPolicy= default|preferred|bind|interleave|local; NUMAMask= node list or all",
+  ),
+  linuxCpuEnumeration: s(
+    "Linux sysfs topology (thread_siblings_list); vLLM docs lscpu -e example (seed 004)",
+    "x86/Arm usually number the first thread of every core first (0-7 cores, 8-15 their siblings); POWER numbers a core's SMT threads consecutively",
+  ),
   vllmCudaArchs: s(
     "vllm-project/vllm CMakeLists.txt @ 000a1ee9; docs gpu.cuda.inc.md @ 0487d5c2",
     "CUDA >= 12.8: 7.5 … 12.1; docs: compute capability 7.5 or higher",

@@ -19,7 +19,8 @@ import {
   type SupportLevel,
   type Verdict,
 } from "../knowledge/index.js";
-import type { Backend, BuildSet, Decision, Engine, Finding, Instance, InstanceModel, PackageBuild, Plan, Source } from "./types.js";
+import { CpuServingPlanner, checkCpuSharing, checkListeners, cpuPreflight, replicaNameClash } from "./cpu-serving.js";
+import type { Backend, BuildSet, Decision, Engine, Finding, Instance, InstanceModel, LoadBalancer, PackageBuild, Plan, Source } from "./types.js";
 
 const RANK: Record<SupportLevel, number> = { supported: 0, experimental: 1, unsupported: 2 };
 
@@ -222,6 +223,8 @@ export function planHost(p: Profile): Plan {
   }
 
   const instances: Instance[] = [];
+  const loadBalancers: LoadBalancer[] = [];
+  const cpuServing = new CpuServingPlanner(p, out);
   const recipes = new Map<string, BuildSetRecipe>();
   p.serve.forEach((s, i) => {
     const where = placement(p, s);
@@ -280,29 +283,54 @@ export function planHost(p: Profile): Plan {
       const ea = where.family.engineArgs(where.accs, engine);
       if (ea) extraArgs.push(...ea.args);
       if (engine === "llama-cpp") extraArgs.push("--n-gpu-layers", "999");
-    } else {
-      if (engine === "llama-cpp" && (p.cpu.numa?.filter((n) => n.cpus !== "").length ?? 0) > 1) {
-        extraArgs.push("--numa", "distribute");
-      }
-      if (engine === "vllm" && system === "powerpc64le-linux") extraArgs.push("--dtype", "bfloat16");
     }
 
-    instances.push({
-      name: s.name,
+    const base = {
       engine,
       on: s.on,
       backend,
       buildSet: recipe.name,
       model,
-      listen: s.listen,
-      port: s.port,
       apiKeyFile: s.apiKeyFile ?? null,
-      environment,
-      extraArgs,
       gpuVendor: where.family ? (where.accs[0]!.vendor as "amd" | "nvidia") : null,
       engineDecision: choice.decision,
       pinning,
-    });
+      requiredCpuFeatures: cpuPreflight(p, s, i, engine, !where.family, out),
+    };
+    if (where.family) {
+      instances.push({ ...base, name: s.name, listen: s.listen, port: s.port, environment, extraArgs, cpu: null, behind: null });
+    } else {
+      // Cores, NUMA memory, threads and KV cache; one server per node behind nginx when data parallel.
+      const serving = cpuServing.serve(s, i, engine);
+      if (!serving) return;
+      const names = serving.replicas.map((r) => (r.suffix ? `${s.name}-${r.suffix}` : s.name));
+      const clash = serving.balancer ? replicaNameClash(p, s, names) : null;
+      if (clash) {
+        out.add({
+          code: "NAME_CLASH",
+          severity: "error",
+          subject: `serve[${i}].name`,
+          message: `${s.name}'s per-node server ${clash} has the name of another serve entry.`,
+          fix: `rename serve[${i}] or the entry named ${clash}`,
+          source: "hwflake",
+        });
+        return;
+      }
+      if (serving.balancer)
+        loadBalancers.push({ name: s.name, listen: s.listen, port: s.port, backends: names, decision: serving.balancer });
+      serving.replicas.forEach((r, k) =>
+        instances.push({
+          ...base,
+          name: names[k]!,
+          listen: r.listen,
+          port: r.port,
+          environment: { ...environment, ...r.environment },
+          extraArgs: [...extraArgs, ...r.extraArgs],
+          cpu: r.cpu,
+          behind: serving.balancer ? s.name : null,
+        }),
+      );
+    }
     recipes.set(recipe.name, recipe);
   });
 
@@ -318,6 +346,8 @@ export function planHost(p: Profile): Plan {
       });
   });
 
+  checkListeners(p, instances, loadBalancers, out);
+  checkCpuSharing(p, instances, out);
   const buildSets = planBuildSets(p, instances, recipes, out);
   const findings = out.list;
   return {
@@ -327,6 +357,7 @@ export function planHost(p: Profile): Plan {
     cpu,
     instances,
     buildSets,
+    loadBalancers: loadBalancers.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)),
     findings,
     refused: findings.some((f) => f.severity === "error"),
   };

@@ -152,6 +152,53 @@ export interface Instance {
   readonly engineDecision: Decision<Engine>;
   /** The device-pinning decision. */
   readonly pinning: Decision<{ readonly [name: string]: string }> | null;
+  /** CPU instances: cores, NUMA memory and tuning (src/plan/cpu-serving.ts); absent or null otherwise. */
+  readonly cpu?: CpuPlacement | null;
+  /**
+   * CPU features the unit's build needs, in the preflight's spelling (a /proc/cpuinfo flag such
+   * as "avx2" or "asimd"; "powerN" for a POWER generation; "vsx"). Checked at plan time against
+   * the profile and at every start by the unit's ExecStartPre. Absent or null: nothing to check.
+   */
+  readonly requiredCpuFeatures?: Decision<readonly string[]> | null;
+  /** For a per-NUMA-node server: the load balancer (serve entry name) it sits behind. */
+  readonly behind?: string | null;
+}
+
+/**
+ * Where a CPU instance runs: systemd CPUAffinity=, NUMAPolicy= and NUMAMask= (systemd.exec(5)),
+ * the engine's thread count, and every number with its arithmetic.
+ */
+export interface CpuPlacement {
+  /** NUMA nodes the instance uses, ascending. */
+  readonly nodes: readonly number[];
+  /** CPUAffinity=: compute threads plus the frontend's cores, as a cpulist; "" when not bound (topology unknown). */
+  readonly affinity: string;
+  /** NUMAPolicy= ("bind": memory only from `numaMask`; "interleave": spread over it), or null for the kernel default. */
+  readonly numaPolicy: "bind" | "interleave" | null;
+  /** NUMAMask=: the node list for numaPolicy, or null. */
+  readonly numaMask: string | null;
+  /** Compute threads: OpenMP threads for vLLM, --threads for llama.cpp; null when not bound. */
+  readonly threads: number | null;
+  /** CPUs (whole cores) left to the HTTP frontend and tokenizer; "" for none. */
+  readonly frontend: string;
+  /** Preload nixpkgs' TCMalloc (gperftools libtcmalloc_minimal) with LD_PRELOAD. */
+  readonly tcmalloc: boolean;
+  /** Each tuning decision: the value set, why, with the arithmetic, and the sources. */
+  readonly decisions: readonly Decision<string>[];
+}
+
+/**
+ * One address for several per-NUMA-node servers of one serve entry (data parallel): the
+ * module library runs nixpkgs' services.nginx with an upstream of the backends.
+ */
+export interface LoadBalancer {
+  /** The serve entry's name: services.hwflake.loadBalancers.<name>. */
+  readonly name: string;
+  readonly listen: string;
+  readonly port: number;
+  /** Instance names of the per-node servers, in node order. */
+  readonly backends: readonly string[];
+  readonly decision: Decision<string>;
 }
 
 /** The model an instance loads. */
@@ -180,6 +227,8 @@ export interface Plan {
   readonly instances: readonly Instance[];
   /** One package set per hardware class, sorted by name. */
   readonly buildSets: readonly BuildSet[];
+  /** nginx in front of data-parallel CPU servers, sorted by name; absent means none. */
+  readonly loadBalancers?: readonly LoadBalancer[];
   readonly findings: readonly Finding[];
   /** True when an error finding was not accepted: generate refuses (exit 1). */
   readonly refused: boolean;

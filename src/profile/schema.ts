@@ -117,9 +117,15 @@ const cpuFlag = z.string().max(64).regex(/^[a-z0-9_.]+$/, {
  * A cpulist of hardware threads that share one physical core ("0,24"; "5" for a core without SMT).
  * Listing these per NUMA node lets a planner take one thread per core without crossing a node.
  */
-const coreSiblings = z.string().regex(/^\d+(-\d+)?(,\d+(-\d+)?)*$/, {
-  message: 'siblings entries are cpulists of the threads of one core, e.g. "0,24"',
-});
+const coreSiblings = z
+  .string()
+  .max(1024)
+  .regex(/^\d+(-\d+)?(,\d+(-\d+)?)*$/, {
+    message: 'siblings entries are cpulists of the threads of one core, e.g. "0,24"',
+  })
+  .refine(cpulistInRange, {
+    message: `siblings entries name CPUs 0…${MAX_CPU_NUMBER} in ascending ranges such as "0,24"`,
+  });
 
 /** One NUMA node with the CPUs that belong to it. */
 export const NumaNodeSchema = z
@@ -312,6 +318,9 @@ export const GgufSchema = z.union([
 /** Engines a serve entry may ask for. */
 export const ENGINES = ["auto", "vllm", "llama-cpp", "ollama"] as const;
 
+/** How a CPU instance uses several NUMA nodes (see ServeSchema.parallel). */
+export const PARALLEL_MODES = ["auto", "data", "tensor"] as const;
+
 /** One OpenAI-compatible server to run. */
 export const ServeSchema = z.strictObject({
   name: id("serve name").meta({ description: "Instance name (systemd unit hwflake-<name>)" }),
@@ -341,6 +350,20 @@ export const ServeSchema = z.strictObject({
     .boolean()
     .default(false)
     .meta({ description: "Build a combination hwflake knows to be unsupported instead of refusing it" }),
+  parallel: z
+    .enum(PARALLEL_MODES)
+    .default("auto")
+    .meta({
+      description:
+        "CPU instances on several NUMA nodes: data (one server per node behind nginx, for throughput), " +
+        "tensor (one server across the nodes: vLLM -tp, llama.cpp --numa distribute, for models larger than one node), " +
+        "auto (data unless the model does not fit one node's memory)",
+    }),
+  modelSizeGiB: z
+    .number()
+    .positive()
+    .optional()
+    .meta({ description: "Memory the model's weights take, GiB; decides parallel: auto and sizes the CPU KV cache. Absent means unknown" }),
 });
 
 /** The whole profile. */

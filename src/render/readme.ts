@@ -115,8 +115,33 @@ export function readmeContext(fleet: FleetPlan, hwflakeUrl: string | null): obje
     ...sortFindings(fleet.findings).map((f) => ({ ...f, host: "fleet.yaml" })),
     ...fleet.hosts.flatMap((h) => sortFindings(h.findings).map((f) => ({ ...f, host: h.host }))),
   ];
+  // CPU instances' placement and tuning, and the nginx load balancers (src/plan/cpu-serving.ts).
+  const label = (host: string, name: string) => (fleet.hosts.length === 1 ? name : `${host}/${name}`);
+  const cpuPlacements = fleet.hosts.flatMap((h) =>
+    [...h.instances]
+      .filter((i) => i.cpu && i.cpu.affinity !== "")
+      .sort((a, b) => compareCodePoints(a.name, b.name))
+      .map((i) => ({
+        name: label(h.host, i.name),
+        affinity: i.cpu!.affinity,
+        memory: i.cpu!.numaPolicy ? `${i.cpu!.numaPolicy} ${i.cpu!.numaMask}` : "-",
+        threads: String(i.cpu!.threads ?? "-"),
+        frontend: i.cpu!.frontend || "-",
+        settings: [...Object.entries(i.environment).filter(([k]) => k.startsWith("VLLM_CPU_")).map(([k, v]) => `${k}=${v}`), ...i.extraArgs].join(" ") || "-",
+      })),
+  );
+  const loadBalancers = fleet.hosts.flatMap((h) =>
+    (h.loadBalancers ?? []).map((b) => ({
+      name: label(h.host, b.name),
+      endpoint: `${b.listen}:${b.port}`,
+      backends: b.backends.join(", "),
+      reason: b.decision.reason,
+    })),
+  );
 
   return {
+    cpuPlacements: cpuPlacements.length ? cpuPlacements : null,
+    loadBalancers: loadBalancers.length ? loadBalancers : null,
     title: one ? first.host : `the ${fleet.name} fleet`,
     host: first.host,
     system: first.system,

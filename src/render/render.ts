@@ -8,7 +8,7 @@
  */
 import { InternalError } from "../errors.js";
 import { fleetOfPlans } from "../plan/fleet-merge.js";
-import type { FleetBuildSet, FleetPlan, Instance, Plan, ServicePlan } from "../plan/types.js";
+import type { FleetBuildSet, FleetPlan, Instance, LoadBalancer, Plan, ServicePlan } from "../plan/types.js";
 import { markerFor } from "../write/marker.js";
 import type { RenderedFile } from "../write/write.js";
 import { compareCodePoints, nixAttrPath, nixExpr, nixString, type NixExpr, type NixInput } from "./nix.js";
@@ -71,7 +71,7 @@ export function renderFleet(fleet: FleetPlan, opts: RenderOptions): RenderedFile
     { path: "README.md", contents: finish(shared("README.md"), render("README.md", readmeContext(fleet, hwflakeUrl))) },
     ...fleet.hosts.map((h) => ({
       path: hostPath(h.host),
-      contents: finish(markerFor(hostPath(h.host), h.host, "profile"), render("host.nix", hostContext(h.host, hostInstances(fleet, h), fleet.services))),
+      contents: finish(markerFor(hostPath(h.host), h.host, "profile"), render("host.nix", hostContext(h.host, hostInstances(fleet, h), fleet.services, h.loadBalancers ?? []))),
     })),
     // The module library travels with the output unless the flake takes it from an input.
     ...(hwflakeUrl ? [] : loadModuleLibrary().map((f) => ({ path: `modules/${f.path}`, contents: finish(shared(`modules/${f.path}`), f.contents) }))),
@@ -221,7 +221,7 @@ function buildSetsContext(sets: readonly FleetBuildSet[], oneHost: boolean): obj
 // ---------------------------------------------------------------------------------------------
 // hosts/<host>.nix
 
-function hostContext(host: string, instances: readonly Instance[], services: readonly ServicePlan[]): object {
+function hostContext(host: string, instances: readonly Instance[], services: readonly ServicePlan[], loadBalancers: readonly LoadBalancer[]): object {
   const ray = services.flatMap((s) =>
     s.members
       .filter((m) => m.host === host)
@@ -241,7 +241,16 @@ function hostContext(host: string, instances: readonly Instance[], services: rea
   return {
     ray: ray.length ? ray : null,
     hasInstances: instances.length > 0,
+    loadBalancers: loadBalancers.length
+      ? loadBalancers.map((b) => ({
+          name: b.name,
+          comments: why(b.decision.reason, b.decision.sources),
+          value: { host: b.listen, port: b.port, backends: b.backends },
+        }))
+      : null,
     instances: instances.map((i) => ({
+      servedModelName: i.behind ?? null,
+      cpu: cpuContext(i),
       name: i.name,
       comments: [`${i.engine} on ${deviceText(i)}: ${i.engineDecision.reason}`],
       engine: i.engine,
@@ -256,5 +265,25 @@ function hostContext(host: string, instances: readonly Instance[], services: rea
       extraArgs: i.extraArgs,
       apiKeyFile: i.apiKeyFile,
     })),
+  };
+}
+
+/** The instance's `cpu` options and, above them, every tuning number with its reason. */
+function cpuContext(i: Instance): { comments: string[]; value: Record<string, NixInput> } | null {
+  const c = i.cpu;
+  const req = i.requiredCpuFeatures ?? null;
+  // Ollama, or nothing known about the CPU: no options to set and nothing to explain.
+  if (!req && (!c || (!c.affinity && !c.tcmalloc && c.decisions.length <= 1))) return null;
+  const value: Record<string, NixInput> = {};
+  if (c?.affinity) value.affinity = c.affinity;
+  if (c?.numaPolicy) value.numaPolicy = c.numaPolicy;
+  if (c?.numaMask) value.numaMask = c.numaMask;
+  if (c?.tcmalloc) value.tcmalloc = true;
+  if (req) value.requiredFeatures = [...req.value];
+  const decisions = [...(c?.decisions ?? []), ...(req ? [{ value: `requiredFeatures ${req.value.join(" ")}`, reason: `checked at every start (ExecStartPre): ${req.reason}`, sources: req.sources }] : [])];
+  const refs = [...new Set(decisions.flatMap((d) => d.sources.map((s) => s.ref)))];
+  return {
+    comments: [...decisions.map((d) => `${d.value}: ${d.reason}.`), ...refs.map((r) => `Source: ${r}`)],
+    value,
   };
 }

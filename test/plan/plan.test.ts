@@ -82,7 +82,7 @@ describe("engine choice", () => {
     const plan = planHost(makeProfile({ accelerators, serve: [serve(s)] } as never));
     expect(plan.instances[0]?.engine).toBe(engine);
     // Pinning-by-index and build-cache notes are covered elsewhere; this table is about the engine.
-    const relevant = codes(plan).filter((c) => !/^(info:ROCM|info:CUDA|warning:PIN_BY_INDEX)/.test(c));
+    const relevant = codes(plan).filter((c) => !/^(info:ROCM|info:CUDA|warning:PIN_BY_INDEX|warning:CPU_TOPOLOGY_UNKNOWN)/.test(c));
     expect(relevant).toEqual(findings);
   });
 
@@ -146,14 +146,22 @@ describe("CPU serving", () => {
     expect(vllm.reason).toMatch(/VLLM_CPU_DISABLE_AVX512="true" because this CPU has no AVX-512/);
     expect(vllm.sources.map((s) => s.ref).join()).toMatch(/02045094[\s\S]*seed 001/);
   });
-  it("POWER vLLM runs in bfloat16 and warns that the builder's ISA is used", () => {
+  it("POWER9 vLLM runs in float32 (no native bf16; POWER10 has it) and warns that the builder's ISA is used", () => {
     const plan = planHost(makeProfile({ system: "powerpc64le-linux", cpu: { arch: "power9" }, serve: [serve({})] } as never));
-    expect(plan.instances[0]!.extraArgs).toEqual(["--dtype", "bfloat16"]);
+    expect(plan.instances[0]!.extraArgs).toEqual(["--dtype", "float32"]);
     expect(codes(plan)).toContain("warning:VLLM_CPU_BUILDER_ISA");
+    const p10 = planHost(makeProfile({ system: "powerpc64le-linux", cpu: { arch: "power10" }, serve: [serve({})] } as never));
+    expect(p10.instances[0]!.extraArgs).toEqual(["--dtype", "bfloat16"]);
   });
-  it("llama.cpp on a multi-node NUMA host spreads over the nodes", () => {
-    const plan = planHost(makeProfile({ cpu: { flags: AVX2_FLAGS, numa: [{ id: 0, cpus: "0-3" }, { id: 1, cpus: "4-7" }, { id: 2, cpus: "" }] }, serve: [serve({ engine: "llama-cpp", gguf: { file: "/m.gguf" } })] } as never));
-    expect(plan.instances[0]!.extraArgs).toEqual(["--numa", "distribute"]);
+  it("llama.cpp on a multi-node NUMA host: one --numa isolate server per node by default, one --numa distribute process when asked", () => {
+    const cpu = { flags: AVX2_FLAGS, numa: [{ id: 0, cpus: "0-3" }, { id: 1, cpus: "4-7" }, { id: 2, cpus: "" }] };
+    const plan = planHost(makeProfile({ cpu, serve: [serve({ engine: "llama-cpp", gguf: { file: "/m.gguf" } })] } as never));
+    expect(plan.instances.map((i) => [i.name, i.extraArgs])).toEqual([
+      ["s-node0", ["--threads", "4", "--numa", "isolate", "--no-mmap"]],
+      ["s-node1", ["--threads", "4", "--numa", "isolate", "--no-mmap"]],
+    ]);
+    const one = planHost(makeProfile({ cpu, serve: [serve({ engine: "llama-cpp", gguf: { file: "/m.gguf" }, parallel: "tensor" })] } as never));
+    expect(one.instances.map((i) => [i.name, i.extraArgs])).toEqual([["s", ["--threads", "8", "--numa", "distribute"]]]);
   });
   it("unknown flags produce a warning, not a guess", () => {
     const plan = planHost(makeProfile({ cpu: {}, serve: [serve({ engine: "llama-cpp", gguf: { file: "/m.gguf" } })] } as never));

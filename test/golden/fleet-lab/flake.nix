@@ -40,8 +40,10 @@
           module = ./hosts/xeon-2s.nix;
           system = "x86_64-linux";
           units = [
-            "hwflake-chat"
-            "hwflake-small"
+            "hwflake-chat-node0"
+            "hwflake-chat-node1"
+            "hwflake-small-node0"
+            "hwflake-small-node1"
           ];
         };
       };

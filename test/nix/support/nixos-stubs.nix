@@ -7,13 +7,29 @@
 let
   inherit (lib) mkOption types;
 
-  # NixOS unitOption accepts bools, ints, strings and lists of them.
-  unitValue = types.oneOf [
-    types.bool
-    types.int
-    types.str
-    (types.listOf types.str)
-  ];
+  # NixOS unitOption accepts bools, ints, strings and lists of them, and merges like
+  # nixos/lib/systemd-unit-options.nix `unitOption`: when any definition is a list, all of them
+  # are concatenated (so several modules can each add an ExecStartPre= line); otherwise the
+  # definitions must agree.
+  unitValue =
+    let
+      checked = types.oneOf [
+        types.bool
+        types.int
+        types.str
+        (types.listOf types.str)
+      ];
+    in
+    lib.mkOptionType {
+      name = "systemd option";
+      inherit (checked) check;
+      merge =
+        loc: defs:
+        if lib.any (def: lib.isList def.value) defs then
+          lib.concatMap (def: lib.toList def.value) defs
+        else
+          lib.mergeEqualOption loc defs;
+    };
 
   unitNames = mkOption {
     type = types.listOf types.str;
@@ -109,6 +125,104 @@ in
     networking.firewall.extraInputRules = mkOption {
       type = types.lines;
       default = "";
+    };
+
+    # nixpkgs nixos/modules/services/web-servers/nginx/default.nix @ 000007c1 (enable,
+    # upstreams.<name>.servers with freeform server parameters and `backup`, extraConfig) and
+    # vhost-options.nix @ 0050271e (listen, locations); location options as mkLocations in
+    # default.nix reads them (proxyPass, extraConfig). Only the options hwflake sets.
+    services.nginx = {
+      enable = mkOption {
+        type = types.bool;
+        default = false;
+      };
+      upstreams = mkOption {
+        type = types.attrsOf (
+          types.submodule {
+            options = {
+              servers = mkOption {
+                type = types.attrsOf (
+                  types.submodule {
+                    freeformType = types.attrsOf (
+                      types.oneOf [
+                        types.bool
+                        types.int
+                        types.str
+                      ]
+                    );
+                    options.backup = mkOption {
+                      type = types.bool;
+                      default = false;
+                    };
+                  }
+                );
+                default = { };
+              };
+              extraConfig = mkOption {
+                type = types.lines;
+                default = "";
+              };
+            };
+          }
+        );
+        default = { };
+      };
+      virtualHosts = mkOption {
+        type = types.attrsOf (
+          types.submodule {
+            options = {
+              listen = mkOption {
+                type = types.listOf (
+                  types.submodule {
+                    options = {
+                      addr = mkOption { type = types.str; };
+                      port = mkOption {
+                        type = types.nullOr types.port;
+                        default = null;
+                      };
+                      ssl = mkOption {
+                        type = types.bool;
+                        default = false;
+                      };
+                      proxyProtocol = mkOption {
+                        type = types.bool;
+                        default = false;
+                      };
+                      extraParameters = mkOption {
+                        type = types.listOf types.str;
+                        default = [ ];
+                      };
+                    };
+                  }
+                );
+                default = [ ];
+              };
+              locations = mkOption {
+                type = types.attrsOf (
+                  types.submodule {
+                    options = {
+                      proxyPass = mkOption {
+                        type = types.nullOr types.str;
+                        default = null;
+                      };
+                      extraConfig = mkOption {
+                        type = types.lines;
+                        default = "";
+                      };
+                    };
+                  }
+                );
+                default = { };
+              };
+              extraConfig = mkOption {
+                type = types.lines;
+                default = "";
+              };
+            };
+          }
+        );
+        default = { };
+      };
     };
 
     networking.firewall.allowedTCPPorts = mkOption {

@@ -4,8 +4,10 @@
 {
   imports = [
     ./build-sets.nix
+    ./cpu.nix
     ./doctor.nix
     ./inference.nix
     ./ray.nix
+    ./load-balancer.nix
   ];
 }

@@ -6,32 +6,195 @@
     buildSets = import ../build-sets.nix;
     instances = {
       # vllm on cpu: vLLM builds its AVX2, AVX-512 and AVX-512+AMX kernels and picks the AVX2 ones at start on this CPU (no AVX-512)
-      chat = {
+      chat-node0 = {
         enable = true;
         engine = "vllm";
         package = pkgs.hwflake.cpu-no-avx512.vllm;
         model = "Qwen/Qwen2.5-1.5B-Instruct";
         host = "127.0.0.1";
-        port = 8000;
+        port = 8001;
         gpu = "none";
-        environment = { };
-        extraArgs = [ ];
+        environment = {
+          VLLM_CPU_KVCACHE_SPACE = "57";
+          VLLM_CPU_OMP_THREADS_BIND = "0-12";
+        };
+        extraArgs = [
+          "--dtype"
+          "float32"
+        ];
+        servedModelName = "chat";
+        # parallel: data: auto: the model's size is unknown, assumed to fit one node, so one vLLM server per NUMA node (2 in all) for throughput.
+        # CPUAffinity=0-13,41: node 0: 14 physical cores; one thread per physical core: SMT siblings share the core's vector units, so they are left out; 13 compute threads on 13 cores plus the frontend's 1 core(s) (CPUs 13,41); no other CPU of its node(s).
+        # frontend: 13,41: 1 of 14 cores left unbound for the HTTP frontend and tokenizer (seed 004: reserve 1–2 cores; hwflake takes 2 from 16 cores up).
+        # VLLM_CPU_OMP_THREADS_BIND=0-12: OpenMP threads bound explicitly, never across a node within a rank, SMT siblings and the frontend's cores left out.
+        # NUMAPolicy=bind NUMAMask=0: memory only from node 0, the node its cores are on.
+        # --dtype float32: no AVX512_BF16 or AMX on this CPU: bf16 would be emulated, so vLLM computes in float32.
+        # VLLM_CPU_KVCACHE_SPACE=57: node 0: (128 GiB − 12.8 GiB headroom (10 %, at least 4 GiB)) / 2 = 57.6 GiB, rounded down to 57 GiB; half, because the model's size is unknown and the other half is left for its weights (set serve[].modelSizeGiB to size it exactly).
+        # LD_PRELOAD=libtcmalloc_minimal.so: TCMalloc from nixpkgs' gperftools, as vLLM's CPU notes recommend for allocation speed and cache locality.
+        # requiredFeatures avx2: checked at every start (ExecStartPre): vLLM's CPU backend has no pre-AVX2 kernels.
+        # Source: seed 004 (vLLM docs getting_started/installation/cpu, Performance tips and Other considerations)
+        # Source: systemd.exec(5) (systemd 252)
+        # Source: vllm-project/vllm vllm/v1/worker/cpu_worker.py (_get_autobind_cpu_ids)
+        # Source: vllm-project/vllm vllm/envs.py
+        # Source: seed 004 (vLLM CPU docs); vllm-project/vllm vllm/platforms/cpu.py supported_dtypes
+        # Source: vllm-project/vllm vllm/platforms/cpu.py supported_dtypes
+        # Source: NixOS/nixpkgs pkgs/by-name/gp/gperftools/package.nix @ 16b3750d (2.17)
+        # Source: vllm-project/vllm cmake/cpu_extension.cmake (v0.17+; PR #35466)
+        # Source: seed 001 (MI50 desktop)
+        cpu = {
+          affinity = "0-13,41";
+          numaMask = "0";
+          numaPolicy = "bind";
+          requiredFeatures = [ "avx2" ];
+          tcmalloc = true;
+        };
+      };
+
+      # vllm on cpu: vLLM builds its AVX2, AVX-512 and AVX-512+AMX kernels and picks the AVX2 ones at start on this CPU (no AVX-512)
+      chat-node1 = {
+        enable = true;
+        engine = "vllm";
+        package = pkgs.hwflake.cpu-no-avx512.vllm;
+        model = "Qwen/Qwen2.5-1.5B-Instruct";
+        host = "127.0.0.1";
+        port = 8002;
+        gpu = "none";
+        environment = {
+          VLLM_CPU_KVCACHE_SPACE = "57";
+          VLLM_CPU_OMP_THREADS_BIND = "14-26";
+        };
+        extraArgs = [
+          "--dtype"
+          "float32"
+        ];
+        servedModelName = "chat";
+        # parallel: data: auto: the model's size is unknown, assumed to fit one node, so one vLLM server per NUMA node (2 in all) for throughput.
+        # CPUAffinity=14-27,55: node 1: 14 physical cores; one thread per physical core: SMT siblings share the core's vector units, so they are left out; 13 compute threads on 13 cores plus the frontend's 1 core(s) (CPUs 27,55); no other CPU of its node(s).
+        # frontend: 27,55: 1 of 14 cores left unbound for the HTTP frontend and tokenizer (seed 004: reserve 1–2 cores; hwflake takes 2 from 16 cores up).
+        # VLLM_CPU_OMP_THREADS_BIND=14-26: OpenMP threads bound explicitly, never across a node within a rank, SMT siblings and the frontend's cores left out.
+        # NUMAPolicy=bind NUMAMask=1: memory only from node 1, the node its cores are on.
+        # --dtype float32: no AVX512_BF16 or AMX on this CPU: bf16 would be emulated, so vLLM computes in float32.
+        # VLLM_CPU_KVCACHE_SPACE=57: node 1: (128 GiB − 12.8 GiB headroom (10 %, at least 4 GiB)) / 2 = 57.6 GiB, rounded down to 57 GiB; half, because the model's size is unknown and the other half is left for its weights (set serve[].modelSizeGiB to size it exactly).
+        # LD_PRELOAD=libtcmalloc_minimal.so: TCMalloc from nixpkgs' gperftools, as vLLM's CPU notes recommend for allocation speed and cache locality.
+        # requiredFeatures avx2: checked at every start (ExecStartPre): vLLM's CPU backend has no pre-AVX2 kernels.
+        # Source: seed 004 (vLLM docs getting_started/installation/cpu, Performance tips and Other considerations)
+        # Source: systemd.exec(5) (systemd 252)
+        # Source: vllm-project/vllm vllm/v1/worker/cpu_worker.py (_get_autobind_cpu_ids)
+        # Source: vllm-project/vllm vllm/envs.py
+        # Source: seed 004 (vLLM CPU docs); vllm-project/vllm vllm/platforms/cpu.py supported_dtypes
+        # Source: vllm-project/vllm vllm/platforms/cpu.py supported_dtypes
+        # Source: NixOS/nixpkgs pkgs/by-name/gp/gperftools/package.nix @ 16b3750d (2.17)
+        # Source: vllm-project/vllm cmake/cpu_extension.cmake (v0.17+; PR #35466)
+        # Source: seed 001 (MI50 desktop)
+        cpu = {
+          affinity = "14-27,55";
+          numaMask = "1";
+          numaPolicy = "bind";
+          requiredFeatures = [ "avx2" ];
+          tcmalloc = true;
+        };
       };
 
       # llama-cpp on cpu: requested in the profile; llama.cpp is built with every CPU variant (GGML_CPU_ALL_VARIANTS) and picks the best one for this CPU at start, so no instruction the CPU lacks is ever executed
-      small = {
+      small-node0 = {
         enable = true;
         engine = "llama-cpp";
         package = pkgs.hwflake.cpu-no-avx512.llama-cpp;
         gguf.file = "/var/lib/models/qwen2.5-0.5b-instruct-q8_0.gguf";
         host = "127.0.0.1";
-        port = 8081;
+        port = 8082;
         gpu = "none";
         environment = { };
         extraArgs = [
+          "--threads"
+          "14"
           "--numa"
-          "distribute"
+          "isolate"
+          "--no-mmap"
         ];
+        servedModelName = "small";
+        # parallel: data: auto: the model's size is unknown, assumed to fit one node, so one llama.cpp server per NUMA node (2 in all) for throughput, each with --numa isolate (llama.cpp PR #5377: almost twice the combined throughput of one process).
+        # CPUAffinity=0-13: node 0: 14 physical cores; one thread per physical core: SMT siblings share the core's vector units, so they are left out; 14 compute threads on 14 cores; no other CPU of its node(s).
+        # --threads 14: the physical cores it is bound to.
+        # NUMAPolicy=bind NUMAMask=0: memory only from node 0, the node its cores are on.
+        # --numa isolate: threads only on the node the process starts on (its own, by CPUAffinity).
+        # --no-mmap: every per-node server reads the model into its own node's memory: memory-mapped, all of them would share one copy in the page cache, on whichever node first read it (llama.cpp's --numa help: pages already in the page cache stay where they are).
+        # Source: seed 004 (vLLM docs getting_started/installation/cpu, Performance tips and Other considerations)
+        # Source: ggml-org/llama.cpp PR #5377 (merged); tools/server/README.md
+        # Source: systemd.exec(5) (systemd 252)
+        # Source: vllm-project/vllm vllm/v1/worker/cpu_worker.py (_get_autobind_cpu_ids)
+        # Source: ggml-org/llama.cpp tools/server/README.md @ 00dc8057
+        cpu = {
+          affinity = "0-13";
+          numaMask = "0";
+          numaPolicy = "bind";
+        };
+      };
+
+      # llama-cpp on cpu: requested in the profile; llama.cpp is built with every CPU variant (GGML_CPU_ALL_VARIANTS) and picks the best one for this CPU at start, so no instruction the CPU lacks is ever executed
+      small-node1 = {
+        enable = true;
+        engine = "llama-cpp";
+        package = pkgs.hwflake.cpu-no-avx512.llama-cpp;
+        gguf.file = "/var/lib/models/qwen2.5-0.5b-instruct-q8_0.gguf";
+        host = "127.0.0.1";
+        port = 8083;
+        gpu = "none";
+        environment = { };
+        extraArgs = [
+          "--threads"
+          "14"
+          "--numa"
+          "isolate"
+          "--no-mmap"
+        ];
+        servedModelName = "small";
+        # parallel: data: auto: the model's size is unknown, assumed to fit one node, so one llama.cpp server per NUMA node (2 in all) for throughput, each with --numa isolate (llama.cpp PR #5377: almost twice the combined throughput of one process).
+        # CPUAffinity=14-27: node 1: 14 physical cores; one thread per physical core: SMT siblings share the core's vector units, so they are left out; 14 compute threads on 14 cores; no other CPU of its node(s).
+        # --threads 14: the physical cores it is bound to.
+        # NUMAPolicy=bind NUMAMask=1: memory only from node 1, the node its cores are on.
+        # --numa isolate: threads only on the node the process starts on (its own, by CPUAffinity).
+        # --no-mmap: every per-node server reads the model into its own node's memory: memory-mapped, all of them would share one copy in the page cache, on whichever node first read it (llama.cpp's --numa help: pages already in the page cache stay where they are).
+        # Source: seed 004 (vLLM docs getting_started/installation/cpu, Performance tips and Other considerations)
+        # Source: ggml-org/llama.cpp PR #5377 (merged); tools/server/README.md
+        # Source: systemd.exec(5) (systemd 252)
+        # Source: vllm-project/vllm vllm/v1/worker/cpu_worker.py (_get_autobind_cpu_ids)
+        # Source: ggml-org/llama.cpp tools/server/README.md @ 00dc8057
+        cpu = {
+          affinity = "14-27";
+          numaMask = "1";
+          numaPolicy = "bind";
+        };
+      };
+    };
+
+    # nginx in front of the per-NUMA-node servers (modules/load-balancer.nix).
+    loadBalancers = {
+      # auto: the model's size is unknown, assumed to fit one node, so one vLLM server per NUMA node (2 in all) for throughput. nginx listens on 127.0.0.1:8000 and sends each request to the per-node server with the fewest active connections (least_conn), takes a server out for 30 s after 2 failed attempts (passive health check), and does not buffer or time out streamed responses for an hour. Per-node servers listen on 127.0.0.1 only, on ports 8000+1 … 8000+2 (one per node, in node order). No API key: the engines answer anyone who reaches nginx.
+      # Source: seed 004 (vLLM docs getting_started/installation/cpu, Performance tips and Other considerations) (TCMalloc via LD_PRELOAD; reserve 1-2 cores for the serving framework; one OpenMP thread per physical core; NUMA: tensor parallel (-tp = nodes, VLLM_CPU_OMP_THREADS_BIND a|b, --distributed-executor-backend mp) for latency, data parallel (one server per node behind nginx/HAProxy) for throughput)
+      # Source: NixOS/nixpkgs nixos/modules/services/web-servers/nginx/default.nix @ 000007c1; vhost-options.nix @ 0050271e (services.nginx.enable, upstreams.<name>.servers.<addr> (freeform server parameters, backup), upstreams.<name>.extraConfig, virtualHosts.<name>.listen [{ addr, port }], locations.<path>.proxyPass / extraConfig)
+      # Source: nginx docs ngx_http_upstream_module (least_conn, server max_fails/fail_timeout, keepalive); ngx_http_proxy_module (proxy_buffering, proxy_read_timeout)
+      chat = {
+        backends = [
+          "chat-node0"
+          "chat-node1"
+        ];
+        host = "127.0.0.1";
+        port = 8000;
+      };
+
+      # auto: the model's size is unknown, assumed to fit one node, so one llama.cpp server per NUMA node (2 in all) for throughput, each with --numa isolate (llama.cpp PR #5377: almost twice the combined throughput of one process). nginx listens on 127.0.0.1:8081 and sends each request to the per-node server with the fewest active connections (least_conn), takes a server out for 30 s after 2 failed attempts (passive health check), and does not buffer or time out streamed responses for an hour. Per-node servers listen on 127.0.0.1 only, on ports 8081+1 … 8081+2 (one per node, in node order). No API key: the engines answer anyone who reaches nginx.
+      # Source: seed 004 (vLLM docs getting_started/installation/cpu, Performance tips and Other considerations) (TCMalloc via LD_PRELOAD; reserve 1-2 cores for the serving framework; one OpenMP thread per physical core; NUMA: tensor parallel (-tp = nodes, VLLM_CPU_OMP_THREADS_BIND a|b, --distributed-executor-backend mp) for latency, data parallel (one server per node behind nginx/HAProxy) for throughput)
+      # Source: NixOS/nixpkgs nixos/modules/services/web-servers/nginx/default.nix @ 000007c1; vhost-options.nix @ 0050271e (services.nginx.enable, upstreams.<name>.servers.<addr> (freeform server parameters, backup), upstreams.<name>.extraConfig, virtualHosts.<name>.listen [{ addr, port }], locations.<path>.proxyPass / extraConfig)
+      # Source: nginx docs ngx_http_upstream_module (least_conn, server max_fails/fail_timeout, keepalive); ngx_http_proxy_module (proxy_buffering, proxy_read_timeout)
+      # Source: ggml-org/llama.cpp PR #5377 (merged); tools/server/README.md (--numa distribute|isolate|numactl; one --numa isolate process per node gave almost twice the combined throughput of one process (multi-socket Genoa))
+      small = {
+        backends = [
+          "small-node0"
+          "small-node1"
+        ];
+        host = "127.0.0.1";
+        port = 8081;
       };
     };
   };

@@ -58,7 +58,7 @@ in
           "--port"
           (toString inst.port)
           "--served-model-name"
-          name
+          inst.servedModelName
         ]
         ++ inst.extraArgs;
       environment = baseEnvironment name // {
@@ -124,7 +124,7 @@ in
         ++ model
         ++ [
           "--alias"
-          name
+          inst.servedModelName
         ]
         # llama-server --api-key-file: tools/server/README.md (ggml-org/llama.cpp). systemd
         # expands ${CREDENTIALS_DIRECTORY} in ExecStart=, so the path never holds the key.

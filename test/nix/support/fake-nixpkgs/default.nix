@@ -81,6 +81,7 @@ let
     inherit (writers)
       bash
       coreutils
+      gperftools
       writeShellApplication
       writeShellScript
       ;
