@@ -4,6 +4,8 @@
   imports = [
     ./build-sets.nix
     ./doctor.nix
+    ./driver.nix
     ./inference.nix
+    ./launcher.nix
   ];
 }

@@ -324,6 +324,7 @@ export function planHost(p: Profile): Plan {
     version: 1,
     host: p.host,
     system,
+    ...(p.os ? { os: p.os.versionId === undefined ? { id: p.os.id } : { id: p.os.id, versionId: p.os.versionId } } : {}),
     cpu,
     instances,
     buildSets,

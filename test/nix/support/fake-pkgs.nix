@@ -26,6 +26,7 @@ in
   ollama = drv "ollama-0.32.0";
   bash = drv "bash-5.3";
   coreutils = drv "coreutils-9.8";
+  stdenv.hostPlatform.system = "x86_64-linux";
 
   writeShellScript = script;
 

@@ -5,6 +5,8 @@
   imports = [
     ./build-sets.nix
     ./doctor.nix
+    ./driver.nix
     ./inference.nix
+    ./launcher.nix
   ];
 }
