@@ -1,7 +1,7 @@
 /** What the generated README.md shows: decisions, build sets, the forecast, findings, next steps. */
 import type { Finding, FleetPlan, Severity } from "../plan/types.js";
 import { compareCodePoints, nixAttrName } from "./nix.js";
-import { deviceText, forecastLine, hoursText, modelText, oneLineNix, outputName, sourcesText } from "./text.js";
+import { appName, deviceText, forecastLine, hoursText, modelText, needsSystemManager, oneLineNix, outputName, sourcesText } from "./text.js";
 
 const SEVERITY_ORDER: Readonly<Record<Severity, number>> = { error: 0, warning: 1, info: 2 };
 
@@ -63,6 +63,18 @@ export function readmeContext(fleet: FleetPlan, hwflakeUrl: string | null): obje
       })),
   );
   const findings = fleet.hosts.flatMap((h) => sortFindings(h.findings).map((f) => ({ ...f, host: h.host })));
+  const runCommands = fleet.hosts
+    .flatMap((h) =>
+      [...h.instances]
+        .sort((a, b) => compareCodePoints(a.name, b.name))
+        .map((i) => `${i.apiKeyFile ? `HWFLAKE_API_KEY_FILE=${i.apiKeyFile} ` : ""}nix run .#${appName(h.host, i.name, one)}`),
+    )
+    .join("\n");
+  const smHosts = fleet.hosts.filter(needsSystemManager);
+  const osText = (h: (typeof fleet.hosts)[number]) => (h.os ? `${h.os.id}${h.os.versionId ? ` ${h.os.versionId}` : ""}` : "an OS the profile does not name");
+  const systemManagerWhy = one
+    ? `This host runs ${osText(first)}${first.os ? ", not NixOS" : " (NixOS or not)"}.`
+    : `Hosts that are not NixOS, or whose profile does not name the OS: ${smHosts.map((h) => `${h.host} (${osText(h)})`).join(", ")}.`;
 
   return {
     title: one ? first.host : `the ${fleet.name} fleet`,
@@ -127,6 +139,12 @@ export function readmeContext(fleet: FleetPlan, hwflakeUrl: string | null): obje
     })),
     hasFindings: findings.length > 0,
     buildCommands,
+    hasApps: runCommands !== "",
+    runCommands,
+    systemManager: smHosts.length > 0,
+    systemManagerWhy,
+    // numtide/system-manager README.md and docs/site/reference/cli.md @ 48d47346.
+    systemManagerCommand: "nix run 'github:numtide/system-manager' -- switch --flake . --sudo",
     flakeUsage,
     classicUsage,
   };

@@ -4,12 +4,18 @@
 
   inputs = {
     nixpkgs.url = "github:NixOS/nixpkgs/nixos-unstable";
+    # Runs the same module library on hosts that are not NixOS (Ubuntu, Debian): systemConfigs.
+    system-manager = {
+      url = "github:numtide/system-manager";
+      inputs.nixpkgs.follows = "nixpkgs";
+    };
   };
 
   outputs =
     {
       self,
       nixpkgs,
+      system-manager,
     }:
     let
       inherit (nixpkgs) lib;
@@ -73,6 +79,30 @@
         (pkgsFor host.system).writeText "hwflake-${name}-units.json" (
           builtins.unsafeDiscardStringContext (builtins.toJSON (lib.genAttrs host.units unit))
         );
+
+      # --- Launchers (`nix run .#<instance>`) -------------------------------------------------
+      # Each instance's launcher (services.hwflake.instances.<name>.launcher) read from the
+      # host evaluated as NixOS: the same module library, host module and build sets as the
+      # unit, so the app runs what the service runs. hwflake's own assertions stop it too.
+      launchersOf =
+        name:
+        let
+          host = hosts.${name};
+          nixos = lib.nixosSystem {
+            modules = [
+              (hostModule name)
+              { nixpkgs.hostPlatform = host.system; }
+            ];
+          };
+          failed = map (a: a.message) (
+            lib.filter (a: !a.assertion && lib.hasPrefix "services.hwflake" a.message) nixos.config.assertions
+          );
+        in
+        if failed != [ ] then
+          throw "hwflake: host ${name}: ${lib.concatStringsSep "; " failed}"
+        else
+          lib.mapAttrs (_: i: i.launcher) nixos.config.services.hwflake.instances;
+      # --- end of launchers ------------------------------------------------------------------
     in
     {
       # Adds pkgs.hwflake.<set> (one package set per hardware class) and nothing else.
@@ -109,5 +139,57 @@
       ) {
         x86_64-linux = [ "xeon-2s" ];
       };
+
+      # --- Launchers: apps.<system>.<app> ----------------------------------------------------
+      # `nix run .#<app>` starts that instance's server in the foreground with the unit's
+      # arguments and environment; the API key comes from --api-key-file FILE or
+      # $HWFLAKE_API_KEY_FILE (never from the command line). `nix run .#<app> -- --help`.
+      apps = lib.mapAttrs (
+        _: apps:
+        lib.mapAttrs (_: a: {
+          type = "app";
+          program = "${(launchersOf a.host).${a.instance}}";
+        }) apps
+      ) {
+        x86_64-linux = {
+          chat = {
+            host = "xeon-2s";
+            instance = "chat";
+          };
+          small = {
+            host = "xeon-2s";
+            instance = "small";
+          };
+        };
+      };
+      # --- end of launchers ------------------------------------------------------------------
+
+      # --- system-manager: systemConfigs.<name> ----------------------------------------------
+      # For hosts that are not NixOS (or whose OS the profile does not name): the same module
+      # library and host module, applied by numtide/system-manager, whose makeSystemConfig
+      # evaluates NixOS-style modules (systemd.services included) on Ubuntu and Debian
+      # (nix/lib.nix @ 48d47346). `system-manager switch --flake .` picks
+      # systemConfigs.<hostname>, else systemConfigs.default
+      # (crates/system-manager-engine/src/register.rs @ 48d47346).
+      systemConfigs = lib.mapAttrs (
+        _: c:
+        system-manager.lib.makeSystemConfig {
+          modules = [
+            (hostModule c.host)
+            { nixpkgs.hostPlatform = hosts.${c.host}.system; }
+            c.settings
+          ];
+        }
+      ) {
+        default = {
+          host = "xeon-2s";
+          settings = { };
+        };
+        xeon-2s = {
+          host = "xeon-2s";
+          settings = { };
+        };
+      };
+      # --- end of system-manager -------------------------------------------------------------
     };
 }
