@@ -221,6 +221,20 @@ export function planHost(p: Profile): Plan {
     });
   }
 
+  if (system === "powerpc64le-linux") {
+    out.add({
+      code: "NO_BINARY_CACHE",
+      severity: "info",
+      subject: "system",
+      message:
+        "powerpc64le-linux has no public Nix binary cache (Hydra builds x86_64 and aarch64 only): Nix compiles everything this flake needs " +
+        "on this host, from the compiler toolchain and the standard environment up to the engines. hwflake has no recorded time for the " +
+        "toolchain; the build-cost forecast lists what it knows per build set.",
+      fix: "build once and keep it: a remote builder of the same system (nix.buildMachines, or nix build --builders), or a binary cache of your own (nix copy --to) shared by your POWER hosts",
+      source: cite(SRC.nixpkgsNoPpc64Cache),
+    });
+  }
+
   const instances: Instance[] = [];
   const recipes = new Map<string, BuildSetRecipe>();
   p.serve.forEach((s, i) => {

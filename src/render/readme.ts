@@ -142,6 +142,8 @@ export function readmeContext(fleet: FleetPlan, hwflakeUrl: string | null): obje
     hasApps: runCommands !== "",
     runCommands,
     systemManager: smHosts.length > 0,
+    // Unless every profile names an OS other than NixOS.
+    nixosUsage: fleet.hosts.some((h) => h.os === undefined || h.os.id === "nixos"),
     systemManagerWhy,
     // numtide/system-manager README.md and docs/site/reference/cli.md @ 48d47346.
     systemManagerCommand: "nix run 'github:numtide/system-manager' -- switch --flake . --sudo",
