@@ -69,7 +69,7 @@ describe.each(examples)("golden $name", ({ plan, files, dir }) => {
  * (`nixpkgs.overlays`, read lazily from the evaluation), so the build sets reach the units the
  * same way they do on a real host. `plain` is the stand-in without them.
  */
-function e2eExpr(dir: string, plan: Plan, body: string): string {
+function e2eExpr(dir: string, plan: Plan, body: string, stubs = "nixos-stubs.nix"): string {
   const host = join(dir, "hosts", `${plan.host}.nix`);
   return `
 let
@@ -79,7 +79,7 @@ let
   pkgs = fake { inherit lib; overlays = c.nixpkgs.overlays; };
   eval = lib.evalModules {
     modules = [
-      ${nixString(join(SUPPORT, "nixos-stubs.nix"))}
+      ${nixString(join(SUPPORT, stubs))}
       (import ${nixString(join(dir, "modules"))})
       { _module.args.pkgs = pkgs; }
       (import ${nixString(host)})
@@ -182,3 +182,25 @@ describe.skipIf(skipNix).each(examples)("end to end $name: golden build sets + h
       }
   });
 });
+
+/**
+ * The same golden host module and module library copy under typed stand-ins of
+ * numtide/system-manager's options (support/system-manager-stubs.nix, with the revision they
+ * were read at): what a host that is not NixOS gets from systemConfigs is what NixOS gets.
+ */
+describe.skipIf(skipNix).each(examples.filter((e) => e.plan.os?.id !== "nixos"))("system-manager $name: same units and launchers as NixOS", ({ plan, dir }) => {
+  it("evaluates without failed assertions into the NixOS units, and each instance's launcher is the same script", () => {
+    const body = `{
+      failed = map (a: a.message) (builtins.filter (a: !a.assertion) c.assertions);
+      units = lib.mapAttrs (n: s: { inherit (s) environment wantedBy after; serviceConfig = s.serviceConfig; }) c.systemd.services;
+      launchers = lib.mapAttrs (_: i: i.launcher.text) c.services.hwflake.instances;
+    }`;
+    const nixos = nixEvalJson(e2eExpr(dir, plan, body)) as { failed: string[]; units: object; launchers: Record<string, string> };
+    const sm = nixEvalJson(e2eExpr(dir, plan, body, "system-manager-stubs.nix")) as typeof nixos;
+    expect(sm.failed).toEqual([]);
+    expect(sm.units).toEqual(nixos.units);
+    expect(sm.launchers).toEqual(nixos.launchers);
+    expect(Object.keys(sm.launchers).sort()).toEqual(plan.instances.map((i) => i.name).sort());
+  });
+});
+
