@@ -6,3 +6,4 @@ export * from "./sources.js";
 export type * from "./types.js";
 export * from "./build-cost.js";
 export * from "./cpu-build-set.js";
+export * from "./distros.js";

@@ -5,13 +5,16 @@
 import { UserError } from "../errors.js";
 import type { Accelerator, Profile, Serve } from "../profile/schema.js";
 import {
+  CREDENTIALS_SYSTEMD,
   ENGINE_FLAGS,
   SRC,
   cite,
   cpuBuildSet,
   cpuSupport,
+  distroSystemd,
   familyOf,
   forecastOf,
+  systemManagerTested,
   vllmCpuNeedsAvx512Off,
   x86LevelNumber,
   type AcceleratorFamily,
@@ -332,6 +335,7 @@ export function planHost(p: Profile): Plan {
       });
   });
 
+  osFindings(p, instances, out);
   const buildSets = planBuildSets(p, instances, recipes, out);
   const findings = out.list;
   return {
@@ -418,4 +422,31 @@ function setFindings(p: Profile, name: string, backend: Backend, engines: readon
       source: cite(...recipe.allowUnfreeLicenses.sources),
     });
   }
+}
+
+/** What a host that is not NixOS (run through system-manager) should know about its release. */
+function osFindings(p: Profile, instances: readonly Instance[], out: Findings): void {
+  if (!p.os || p.os.id === "nixos") return;
+  const { id, versionId } = p.os;
+  const name = `${id}${versionId ? ` ${versionId}` : ""}`;
+  if (systemManagerTested(id, versionId) === false)
+    out.add({
+      code: "SYSTEM_MANAGER_UNTESTED",
+      severity: "info",
+      subject: "os",
+      message: `system-manager, which runs the services on hosts that are not NixOS, is tested on Ubuntu 22.04+ and Debian 13, not on ${name}.`,
+      fix: "expect to check the units yourself after `system-manager switch`; `nix run .#<instance>` does not depend on it",
+      source: cite(SRC.systemManagerPlatforms),
+    });
+  const systemd = distroSystemd(id, versionId);
+  const withKey = instances.filter((i) => i.apiKeyFile !== null).map((i) => i.name);
+  if (systemd && systemd.version < CREDENTIALS_SYSTEMD && withKey.length > 0)
+    out.add({
+      code: "SYSTEMD_NO_CREDENTIALS",
+      severity: "warning",
+      subject: "os",
+      message: `${name} ships systemd ${systemd.version}; units get their API key through LoadCredential=, which needs systemd ${CREDENTIALS_SYSTEMD}: the units of ${withKey.join(", ")} cannot read their key there and fail to start.`,
+      fix: `run ${withKey.join(", ")} in the foreground with \`nix run .#<instance> -- --api-key-file FILE\` instead, or move to a release with systemd ${CREDENTIALS_SYSTEMD} or newer`,
+      source: cite(systemd.source, SRC.systemdCredentials),
+    });
 }
