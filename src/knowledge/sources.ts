@@ -145,6 +145,10 @@ export const SRC = {
     "numtide/system-manager docs/site/reference/supported-platforms.md @ 48d47346",
     "tested: Ubuntu 22.04+ and Debian 13; the pre-activation check allows os-release ID ubuntu, debian, nixos",
   ),
+  systemManagerSystems: s(
+    "numtide/system-manager flake.nix @ 48d47346",
+    "systems = aarch64-linux, aarch64-darwin, x86_64-linux: no system-manager package for powerpc64le-linux",
+  ),
   systemdCredentials: s(
     "systemd/systemd NEWS, CHANGES WITH 250",
     "\"the credential logic introduced with v247\": LoadCredential= and $CREDENTIALS_DIRECTORY need systemd 247",

@@ -438,6 +438,16 @@ function osFindings(p: Profile, instances: readonly Instance[], out: Findings): 
       fix: "expect to check the units yourself after `system-manager switch`; `nix run .#<instance>` does not depend on it",
       source: cite(SRC.systemManagerPlatforms),
     });
+  if (p.system === "powerpc64le-linux")
+    out.add({
+      code: "SYSTEM_MANAGER_NO_POWER",
+      severity: "warning",
+      subject: "system",
+      message:
+        "system-manager, which runs the services on hosts that are not NixOS, has no package for powerpc64le-linux, so `nix run github:numtide/system-manager` has nothing to run on this host.",
+      fix: "run the instances with `nix run .#<instance>`, or install the unit files the flake builds (systemdUnits.<system>.<host>) with systemctl link",
+      source: cite(SRC.systemManagerSystems),
+    });
   const systemd = distroSystemd(id, versionId);
   const withKey = instances.filter((i) => i.apiKeyFile !== null).map((i) => i.name);
   if (systemd && systemd.version < CREDENTIALS_SYSTEMD && withKey.length > 0)

@@ -72,6 +72,17 @@ export function readmeContext(fleet: FleetPlan, hwflakeUrl: string | null): obje
     .join("\n");
   const smHosts = fleet.hosts.filter(needsSystemManager);
   const osText = (h: (typeof fleet.hosts)[number]) => (h.os ? `${h.os.id}${h.os.versionId ? ` ${h.os.versionId}` : ""}` : "an OS the profile does not name");
+  const unitCommands = smHosts
+    .flatMap((h) => [
+      `sudo nix build .#systemdUnits.${h.system}.${h.host} --out-link /nix/var/nix/gcroots/hwflake-${h.host}-units`,
+      ...[...h.instances]
+        .sort((a, b) => compareCodePoints(a.name, b.name))
+        .flatMap((i) => [
+          `sudo systemctl link /nix/var/nix/gcroots/hwflake-${h.host}-units/hwflake-${i.name}.service`,
+          `sudo systemctl add-wants multi-user.target hwflake-${i.name}.service`,
+        ]),
+    ])
+    .join("\n");
   const systemManagerWhy = one
     ? `This host runs ${osText(first)}${first.os ? ", not NixOS" : " (NixOS or not)"}.`
     : `Hosts that are not NixOS, or whose profile does not name the OS: ${smHosts.map((h) => `${h.host} (${osText(h)})`).join(", ")}.`;
@@ -145,6 +156,7 @@ export function readmeContext(fleet: FleetPlan, hwflakeUrl: string | null): obje
     // Unless every profile names an OS other than NixOS.
     nixosUsage: fleet.hosts.some((h) => h.os === undefined || h.os.id === "nixos"),
     systemManagerWhy,
+    unitCommands,
     // numtide/system-manager README.md and docs/site/reference/cli.md @ 48d47346.
     systemManagerCommand: "nix run 'github:numtide/system-manager' -- switch --flake . --sudo",
     flakeUsage,

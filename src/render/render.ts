@@ -167,6 +167,11 @@ function flakeContext(fleet: FleetPlan, hwflakeUrl: string | null, nixpkgsUrl: s
     hostsBySystem,
     appsBySystem: appsOf(fleet),
     systemConfigs,
+    systemManagerHostsBySystem: Object.fromEntries(
+      [...new Set(fleet.hosts.filter(needsSystemManager).map((h) => h.system))]
+        .sort(compareCodePoints)
+        .map((sys) => [sys, fleet.hosts.filter((h) => h.system === sys && needsSystemManager(h)).map((h) => h.host)]),
+    ),
   };
 }
 

@@ -56,3 +56,13 @@ describe("plan: POWER has no binary cache", () => {
     expect(codes(planHost(makeProfile({ serve: [llama()] } as never)))).not.toContain("NO_BINARY_CACHE");
   });
 });
+
+describe("plan: system-manager on POWER", () => {
+  it("SYSTEM_MANAGER_NO_POWER for a powerpc64le-linux host whose profile names another OS than NixOS", () => {
+    const power = (os: object) => planHost(makeProfile({ system: "powerpc64le-linux", cpu: { vendor: "ibm", arch: "power9" }, ...os, serve: [llama()] } as never));
+    expect(codes(power({ os: { id: "ubuntu", versionId: "20.04" } }))).toContain("SYSTEM_MANAGER_NO_POWER");
+    expect(codes(power({ os: { id: "nixos" } }))).not.toContain("SYSTEM_MANAGER_NO_POWER");
+    // Unknown OS: no OS findings at all (the flake still serves both paths).
+    expect(codes(power({}))).not.toContain("SYSTEM_MANAGER_NO_POWER");
+  });
+});

@@ -283,10 +283,20 @@ let
       system.stateVersion = lib.mkOption { type = lib.types.str; };
     };
   };
+  # NixOS turns each systemd.services.<n> into systemd.units."<n>.service", whose \`unit\` is a
+  # folder holding the unit file (system-manager reads "\${unit.unit}/<name>"); the stand-in
+  # keeps the service's settings as the "file".
+  unitsOption = { config, ... }: {
+    options.systemd.units = lib.mkOption { type = lib.types.attrsOf (lib.types.submodule { options.unit = lib.mkOption { type = lib.types.raw; }; }); };
+    config.systemd.units = lib.mapAttrs' (n: s: lib.nameValuePair "\${n}.service" {
+      unit = { type = "derivation"; name = "unit-\${n}.service"; outPath = "/nix/store/00000000000000000000000000000000-unit-\${n}.service"; };
+    }) config.systemd.services;
+  };
   nixosSystem = { modules }: lib.evalModules {
     modules = modules ++ [
       ${nixString(join(SUPPORT_DIR, "nixos-stubs.nix"))}
       platformOptions
+      unitsOption
       ({ config, ... }: { _module.args.pkgs = fake { inherit lib; overlays = config.nixpkgs.overlays; }; })
     ];
   };
@@ -384,7 +394,7 @@ in ${select}`;
         inputs: ["nixpkgs", "system-manager"],
         smUrl: "github:numtide/system-manager",
         follows: "nixpkgs",
-        outputs: ["apps", "checks", "nixosModules", "overlays", "packages", "systemConfigs"],
+        outputs: ["apps", "checks", "nixosModules", "overlays", "packages", "systemConfigs", "systemdUnits"],
         configs: ["default", plan.host].sort(),
         same: true,
         failedAssertions: [],
@@ -406,6 +416,26 @@ in ${select}`;
     it("a distribution system-manager does not test gets allowAnyDistro, said in the flake", async () => {
       const plan: Plan = { ...cpuVllmPlan(), os: { id: "fedora", versionId: "41" } };
       expect(await evalFlake(plan, `outputs.systemConfigs.default.config.system-manager.allowAnyDistro`)).toBe(true);
+    });
+
+    it("systemdUnits.<system>.<host> copies each hwflake unit file NixOS writes, for hosts where system-manager cannot run", async () => {
+      const plan: Plan = { ...ollamaPlan(), os: { id: "ubuntu", versionId: "20.04" } };
+      const got = (await evalFlake(plan, `let d = outputs.systemdUnits.${plan.system}.${plan.host}; in { inherit (d) name script; systems = builtins.attrNames outputs.systemdUnits; }`)) as {
+        name: string;
+        script: string;
+        systems: string[];
+      };
+      expect(got.systems).toEqual([plan.system]);
+      expect(got.name).toBe(`hwflake-${plan.host}-units`);
+      const copied = [...got.script.matchAll(/^cp \/nix\/store\/0+-unit-([^/]+)\/(\S+) \$out\/(\S+)$/gm)].map((m) => [m[1], m[2], m[3]]);
+      const units = plan.instances.map((i) => `hwflake-${i.name}.service`);
+      for (const u of units) expect(copied).toContainEqual([u, u, u]);
+      expect(copied.every(([u]) => u!.startsWith("hwflake-"))).toBe(true);
+    });
+
+    it("a flake for NixOS hosts only has no systemdUnits", async () => {
+      const plan: Plan = { ...ollamaPlan(), os: { id: "nixos" } };
+      expect(await evalFlake(plan, `outputs ? systemdUnits || outputs ? systemConfigs`)).toBe(false);
     });
 
     it("each app runs its instance's launcher, built from the unit's own package and command line", async () => {

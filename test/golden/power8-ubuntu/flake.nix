@@ -81,16 +81,18 @@
       # Each instance's launcher (services.hwflake.instances.<name>.launcher) read from the
       # host evaluated as NixOS: the same module library, host module and build sets as the
       # unit, so the app runs what the service runs. hwflake's own assertions stop it too.
+      hostNixos =
+        name:
+        lib.nixosSystem {
+          modules = [
+            (hostModule name)
+            { nixpkgs.hostPlatform = hosts.${name}.system; }
+          ];
+        };
       launchersOf =
         name:
         let
-          host = hosts.${name};
-          nixos = lib.nixosSystem {
-            modules = [
-              (hostModule name)
-              { nixpkgs.hostPlatform = host.system; }
-            ];
-          };
+          nixos = hostNixos name;
           failed = map (a: a.message) (
             lib.filter (a: !a.assertion && lib.hasPrefix "services.hwflake" a.message) nixos.config.assertions
           );
@@ -99,6 +101,18 @@
           throw "hwflake: host ${name}: ${lib.concatStringsSep "; " failed}"
         else
           lib.mapAttrs (_: i: i.launcher) nixos.config.services.hwflake.instances;
+      # The host's hwflake units as NixOS writes them (systemd.units.<unit>.unit, what
+      # system-manager installs), copied into one folder for hosts where system-manager cannot
+      # run.
+      unitFilesOf =
+        name:
+        let
+          units = (hostNixos name).config.systemd.units;
+          names = builtins.filter (lib.hasPrefix "hwflake-") (builtins.attrNames units);
+        in
+        (pkgsFor hosts.${name}.system).runCommand "hwflake-${name}-units" { } (
+          "mkdir $out\n" + lib.concatMapStrings (u: "cp ${units.${u}.unit}/${u} $out/${u}\n") names
+        );
       # --- end of launchers ------------------------------------------------------------------
     in
     {
@@ -178,6 +192,16 @@
           host = "power8";
           settings = { };
         };
+      };
+
+      # systemdUnits.<system>.<host>: the same units as plain files, for a host where
+      # system-manager cannot run (it has no powerpc64le-linux package). On the host:
+      #   sudo nix build .#systemdUnits.<system>.<host> --out-link /nix/var/nix/gcroots/hwflake-<host>-units
+      #   sudo systemctl link /nix/var/nix/gcroots/hwflake-<host>-units/hwflake-<instance>.service
+      #   sudo systemctl add-wants multi-user.target hwflake-<instance>.service
+      # (NixOS unit files have no [Install] section, so `systemctl enable` does not apply.)
+      systemdUnits = lib.mapAttrs (_: names: lib.genAttrs names unitFilesOf) {
+        powerpc64le-linux = [ "power8" ];
       };
       # --- end of system-manager -------------------------------------------------------------
     };
