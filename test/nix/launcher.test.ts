@@ -297,6 +297,20 @@ describe.skipIf(skipNix)("launchers (apps): run for real against a stand-in serv
     expect(refused.stderr).toMatch(/^hwflake-chat: this instance has no apiKeyFile/);
   });
 
+  it("vLLM with a key: the app execs the unit's own key wrapper, which reads $CREDENTIALS_DIRECTORY/api-key", () => {
+    const r = evalWith(
+      SYSTEM_MANAGER,
+      `{ nixpkgs.hostPlatform = "x86_64-linux"; services.hwflake.instances.v = { engine = "vllm"; model = "m"; port = 8003; apiKeyFile = "/run/k"; }; }`,
+      `let e = (import ${nixPath(join(REPO_ROOT, "modules", "engines.nix"))} { inherit lib pkgs; }).vllm "v" c.services.hwflake.instances.v; in
+       { app = c.services.hwflake.instances.v.launcher.text; wrapper = "\${e.launcher}"; wrapperText = e.launcher.text; execStart = c.systemd.services.hwflake-v.serviceConfig.ExecStart; }`,
+    ) as { app: string; wrapper: string; wrapperText: string; execStart: string };
+    expect(argv(r.execStart)[0]).toBe(r.wrapper);
+    expect(r.app).toMatch(new RegExp(`^exec \\S+/bin/env -i "\\$\\{unit_env\\[@\\]\\}" ${r.wrapper.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")} serve m `, "m"));
+    expect(r.app).toContain('unit_env+=("CREDENTIALS_DIRECTORY=$CREDENTIALS_DIRECTORY")');
+    expect(r.wrapperText).toContain('$(< "$CREDENTIALS_DIRECTORY/api-key")');
+    expect(r.app).not.toContain("VLLM_API_KEY=");
+  });
+
   it("a GPU instance stops before the server with one line when the driver is missing", () => {
     // This machine has neither /dev/nvidiactl nor /run/opengl-driver.
     const gout = join(tmp, "out-gpu");
