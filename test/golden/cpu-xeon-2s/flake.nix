@@ -163,6 +163,7 @@
         lib.mapAttrs (_: a: {
           type = "app";
           program = "${(launchersOf a.host).${a.instance}}";
+          meta.description = "hwflake instance ${a.instance} of ${a.host}, in the foreground";
         }) apps
       ) {
         x86_64-linux = {
