@@ -13,6 +13,15 @@ let
     ;
 in
 rec {
+  # What a launcher takes from its caller's environment when the unit does not set it.
+  passThrough = [
+    "PATH"
+    "TERM"
+    "LANG"
+    "LC_ALL"
+    "TZ"
+  ];
+
   # One word of the server's command line. Plain strings are quoted; a word that systemd
   # would expand itself (`systemdVar` in ./default.nix, e.g. the credentials directory) is
   # expanded by the shell from the same variable, which the launcher sets.
@@ -130,11 +139,11 @@ rec {
           ''
       }
       cd "$state"
-      # A clean environment, as a unit gets: the unit's variables, plus PATH and the terminal
-      # and locale settings of the caller.
+      # A clean environment, as a unit gets: the unit's variables, plus the caller's PATH (unless
+      # the unit sets one), terminal and locale settings.
       unit_env=(${concatStringsSep " " envWords})
       ${if withKey then ''unit_env+=("CREDENTIALS_DIRECTORY=$CREDENTIALS_DIRECTORY")'' else ""}
-      for var in PATH TERM LANG LC_ALL TZ; do
+      for var in ${concatStringsSep " " (builtins.filter (v: !(environment ? ${v})) passThrough)}; do
         if [ -n "''${!var+x}" ]; then unit_env+=("$var=''${!var}"); fi
       done
       exec ${coreutils}/bin/env -i "''${unit_env[@]}" ${executable} ${concatStringsSep " " (map shellWord args)} "''${extra[@]}"

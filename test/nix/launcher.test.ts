@@ -249,6 +249,24 @@ describe.skipIf(skipNix)("launchers (apps): run for real against a stand-in serv
     expect(r.env.HOME).toBe(state);
   });
 
+  it("takes the environment from the unit itself: a PATH the unit sets (as NixOS does) wins over the caller's", () => {
+    const pout = join(tmp, "out-path");
+    const ppkg = fakePackage("path", "llama-server");
+    const pkgExpr = `{ type = "derivation"; name = "fake"; outPath = ${nixStr(ppkg)}; }`;
+    const r = evalWith(
+      SYSTEM_MANAGER,
+      `{ nixpkgs.hostPlatform = "x86_64-linux";
+         services.hwflake.instances.p = { engine = "llama-cpp"; gguf.file = "/m.gguf"; port = 8004; package = ${pkgExpr}; };
+         systemd.services.hwflake-p.environment.PATH = "/unit/bin:/usr/bin:/bin"; }`,
+      `c.services.hwflake.instances.p.launcher.text`,
+      `{ coreutils = { type = "derivation"; name = "coreutils"; outPath = ${nixStr(fakeCoreutils())}; }; }`,
+    ) as string;
+    const run = launch(r, pout, [], { ...dirs, TERM: "t" });
+    expect(run.status).toBe(0);
+    expect(run.env.PATH).toBe("/unit/bin:/usr/bin:/bin");
+    expect(run.env.TERM).toBe("t");
+  });
+
   it("reads the key from the file in HWFLAKE_API_KEY_FILE, then --api-key-file; the key is never an argument", () => {
     const viaEnv = launch(coder.launcher, out, [], { ...dirs, HWFLAKE_API_KEY_FILE: otherKey });
     const linked = join(state, "credentials", "api-key");

@@ -4,9 +4,16 @@
 # It runs what the unit runs: the same executable, arguments, environment (device pinning
 # included) and build set package, after the same driver preflight; the API key reaches it
 # the way systemd's LoadCredential= hands it to the unit, never on the command line.
-{ lib, pkgs, ... }:
+{
+  config,
+  lib,
+  pkgs,
+  ...
+}:
 
 let
+  # The whole configuration; inside instanceModule, `config` is the instance's.
+  top = config;
   inherit (lib) mkOption types;
 
   engines = import ./engines.nix { inherit lib pkgs; };
@@ -18,6 +25,7 @@ let
     let
       engine = engines.${config.engine} name config;
       me = "hwflake-${name}";
+      unit = top.systemd.services.${me} or null;
     in
     {
       options.launcher = mkOption {
@@ -34,8 +42,9 @@ let
         launcher.script {
           inherit name;
           inherit (engine) executable args;
-          # The unit's own environment, exactly as inference.nix composes it.
-          environment = engine.environment // config.environment;
+          # The unit's own environment, read from the unit itself (on NixOS that includes its
+          # PATH); a disabled instance has no unit, and gets what inference.nix would compose.
+          environment = if unit != null then unit.environment else engine.environment // config.environment;
           stateDir = "/var/lib/${me}";
           cacheDir = "/var/cache/${me}";
           inherit (config) apiKeyFile;
