@@ -46,7 +46,7 @@ rec {
       # host's.
       amd = ''
         if [ ! -e /dev/kfd ]; then
-          ${fail "/dev/kfd is missing: the amdgpu kernel driver is not loaded, so ROCm cannot reach the GPU (load amdgpu, or install the distribution's amdgpu-dkms driver)."}
+          ${fail "/dev/kfd is missing: the amdgpu kernel driver (with its KFD interface) is not loaded, so ROCm cannot reach the GPU."}
         fi
       '';
       nvidia = ''
