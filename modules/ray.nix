@@ -7,6 +7,7 @@
 {
   config,
   lib,
+  options,
   ...
 }:
 
@@ -139,6 +140,10 @@ let
 
   heads = filterAttrs (_: node: node.role == "head") cfg;
 
+  # NixOS's firewall options; system-manager (hosts that are not NixOS) has none, and there the
+  # host's own firewall must admit the peers (the generated README says so).
+  hasFirewall = options ? networking.firewall.extraCommands;
+
   # Accept TCP from the members only; nftables or iptables, whichever the host's firewall uses.
   nftRules = concatStringsSep "\n" (
     mapAttrsToList (
@@ -184,7 +189,9 @@ in
           }
         ) (filterAttrs (name: _: config.services.hwflake.instances ? ${name}) heads);
     }
-    (mkIf config.networking.nftables.enable { networking.firewall.extraInputRules = nftRules; })
-    (mkIf (!config.networking.nftables.enable) { networking.firewall.extraCommands = iptablesRules; })
+    (lib.optionalAttrs hasFirewall {
+      networking.firewall.extraInputRules = mkIf config.networking.nftables.enable nftRules;
+      networking.firewall.extraCommands = mkIf (!config.networking.nftables.enable) iptablesRules;
+    })
   ]);
 }

@@ -96,7 +96,7 @@ describe.each(examples)("golden $name", ({ fleet, files, dir }) => {
  * (`nixpkgs.overlays`, read lazily from the evaluation), so the build sets reach the units the
  * same way they do on a real host. `plain` is the stand-in without them.
  */
-function e2eExpr(dir: string, plan: Plan, body: string): string {
+function e2eExpr(dir: string, plan: Plan, body: string, stubs = "nixos-stubs.nix"): string {
   const host = join(dir, "hosts", `${plan.host}.nix`);
   return `
 let
@@ -106,7 +106,7 @@ let
   pkgs = fake { inherit lib; overlays = c.nixpkgs.overlays; };
   eval = lib.evalModules {
     modules = [
-      ${nixString(join(SUPPORT, "nixos-stubs.nix"))}
+      ${nixString(join(SUPPORT, stubs))}
       (import ${nixString(join(dir, "modules"))})
       { _module.args.pkgs = pkgs; }
       (import ${nixString(host)})
@@ -236,3 +236,31 @@ describe.skipIf(skipNix).each(hostCases)("end to end $name: golden build sets + 
       }
   });
 });
+
+/**
+ * The same golden host module and module library copy under typed stand-ins of
+ * numtide/system-manager's options (support/system-manager-stubs.nix, with the revision they
+ * were read at): what a host that is not NixOS gets from systemConfigs is what NixOS gets.
+ */
+describe.skipIf(skipNix).each(hostCases.filter((e) => e.plan.os?.id !== "nixos"))("system-manager $name: same units and launchers as NixOS", ({ plan, dir, instances }) => {
+  it("evaluates without failed assertions into the NixOS units, and each instance's launcher is the same script", () => {
+    const body = `{
+      failed = map (a: a.message) (builtins.filter (a: !a.assertion) c.assertions);
+      units = lib.mapAttrs (n: s: { inherit (s) environment wantedBy after; serviceConfig = s.serviceConfig; }) c.systemd.services;
+      launchers = lib.mapAttrs (_: i: i.launcher.text) c.services.hwflake.instances;
+    }`;
+    const nixos = nixEvalJson(e2eExpr(dir, plan, body)) as { failed: string[]; units: object; launchers: Record<string, string> };
+    const sm = nixEvalJson(e2eExpr(dir, plan, body, "system-manager-stubs.nix")) as typeof nixos;
+    // nginx is NixOS's: under system-manager a host with load balancers is told so, and nothing else fails.
+    if ((plan.loadBalancers ?? []).length > 0) {
+      expect(sm.failed).toHaveLength(1);
+      expect(sm.failed[0]).toMatch(/need NixOS's services\.nginx, which this system has not; serve each entry with parallel = "tensor"/);
+      return;
+    }
+    expect(sm.failed).toEqual([]);
+    expect(sm.units).toEqual(nixos.units);
+    expect(sm.launchers).toEqual(nixos.launchers);
+    expect(Object.keys(sm.launchers).sort()).toEqual(instances.map((i) => i.name).sort());
+  });
+});
+

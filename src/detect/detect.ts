@@ -1,13 +1,13 @@
 /**
  * Detection: capture files in, profile and report out. `detectFromFiles` is pure; the disk and
  * processes are reached only through io.ts. Each part of the profile has its own detector:
- * host.ts (host, memory), cpu.ts (CPU identity), cpu-topology.ts, numa.ts, and one file per
+ * host.ts (host, OS, memory), cpu.ts (CPU identity), cpu-topology.ts, numa.ts, and one file per
  * accelerator family under accelerators/, beside its knowledge file.
  */
 import type { ProfileInput } from "../profile/schema.js";
 import { detectAccelerators } from "./accelerators/index.js";
 import { detectCpu } from "./cpu.js";
-import { detectHost, detectMemory } from "./host.js";
+import { detectHost, detectMemory, detectOs } from "./host.js";
 import { readCaptureDir, readLiveHost } from "./io.js";
 import { Recorder, usable } from "./recorder.js";
 import type { CaptureFiles, DetectOptions, DetectResult } from "./types.js";
@@ -23,6 +23,7 @@ export function detectFromFiles(files: CaptureFiles, opts: DetectOptions = {}): 
   const unknown: string[] = [];
   const host = detectHost(usableFiles, rec, opts);
   const profile: ProfileInput = { version: 1, host };
+  detectOs(usableFiles, rec, profile);
   detectCpu(usableFiles, rec, profile);
   detectMemory(usableFiles, rec, profile);
   detectAccelerators(usableFiles, rec, profile, unknown);

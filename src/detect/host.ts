@@ -1,7 +1,8 @@
-/** The host name and installed memory. */
+/** The host name, the operating system and installed memory. */
 import { DetectError } from "../errors.js";
 import type { ProfileInput } from "../profile/schema.js";
 import { kibToMiB, parseMeminfo } from "./parsers/meminfo.js";
+import { parseOsRelease } from "./parsers/os-release.js";
 import { cleanText } from "./parsers/text.js";
 import type { Files, Recorder } from "./recorder.js";
 import type { DetectOptions } from "./types.js";
@@ -42,4 +43,33 @@ export function detectHost(files: Files, rec: Recorder, opts: DetectOptions): st
   }
   rec.msg('host: not captured; defaulted to "localhost" (pass a host name to override)');
   return "localhost";
+}
+
+// os-release(5): ID and VERSION_ID are lower case, digits, ".", "_" and "-" ("20.04", "12",
+// "25.05"); VERSION_ID is accepted a little wider (upper case, "~"). Values outside that shape
+// are reported and left unknown rather than passed on.
+const OS_ID_RE = /^[a-z0-9._-]+$/;
+const OS_VERSION_RE = /^[A-Za-z0-9._~-]+$/;
+
+/**
+ * os.id and os.versionId from etc/os-release, else usr/lib/os-release (os-release(5): "the
+ * former takes precedence … applications should only fall back to the latter if the former
+ * does not exist"). A file without ID leaves the OS unknown.
+ */
+export function detectOs(files: Files, rec: Recorder, profile: ProfileInput): void {
+  const path = ["etc/os-release", "usr/lib/os-release"].find((p) => files.has(p));
+  if (path === undefined) return;
+  const vars = parseOsRelease(files.get(path)!);
+  const id = vars.get("ID");
+  if (id === undefined || !OS_ID_RE.test(id)) {
+    rec.msg(id === undefined ? `${path}: no ID line; the operating system stays unknown` : `${path}: ID "${id.slice(0, 40)}" is not an os-release ID; the operating system stays unknown`);
+    return;
+  }
+  const version = vars.get("VERSION_ID");
+  profile.os = { id };
+  rec.fact("os.id", id, [path]);
+  if (version !== undefined && OS_VERSION_RE.test(version)) {
+    profile.os.versionId = version;
+    rec.fact("os.versionId", version, [path]);
+  } else if (version !== undefined) rec.msg(`${path}: VERSION_ID "${version.slice(0, 40)}" is not an os-release version; left out`);
 }

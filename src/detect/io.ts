@@ -4,6 +4,7 @@
  * the live "/" — is read quickly and nothing unrelated is picked up.
  *
  *   proc/cpuinfo  proc/meminfo  proc/sys/kernel/hostname
+ *   etc/os-release (usr/lib/os-release where /etc has none)
  *   sys/devices/system/cpu/online
  *   sys/devices/system/cpu/{offline,present} (optional extras)
  *   sys/devices/system/cpu/cpu<N>/topology/{physical_package_id,thread_siblings_list}
@@ -39,6 +40,9 @@ export const LAYOUT_FILES = [
   "proc/cpuinfo",
   "proc/meminfo",
   "proc/sys/kernel/hostname",
+  // The distribution (os-release(5)): decides between NixOS modules and system-manager.
+  "etc/os-release",
+  "usr/lib/os-release",
   "sys/devices/system/cpu/online",
   // Not in the minimal contract, but read when present: they show offline CPUs.
   "sys/devices/system/cpu/offline",

@@ -9,6 +9,7 @@ import type { Accelerator, Profile } from "../profile/schema.js";
 /** Stable drift codes (documented in the README). */
 export const DRIFT_CODES = [
   "SYSTEM_CHANGED",
+  "OS_CHANGED",
   "CPU_CHANGED",
   "CPU_FLAGS_CHANGED",
   "CPU_TOPOLOGY_CHANGED",
@@ -67,6 +68,10 @@ export function compareProfiles(expected: Profile, actual: Profile, unknown: rea
   };
 
   same("SYSTEM_CHANGED", "system", expected.system, actual.system, "Nix system");
+  // Another distribution or release changes what runs the units (NixOS or system-manager) and
+  // which systemd they get.
+  same("OS_CHANGED", "os.id", expected.os?.id, actual.os?.id, "operating system");
+  same("OS_CHANGED", "os.versionId", expected.os?.versionId, actual.os?.versionId, "OS release");
   const ec = expected.cpu;
   const ac = actual.cpu;
   same("CPU_CHANGED", "cpu.vendor", ec.vendor, ac.vendor, "CPU vendor");

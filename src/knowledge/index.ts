@@ -8,3 +8,4 @@ export * from "./build-cost.js";
 export * from "./cpu-build-set.js";
 export * from "./cpu-tuning.js";
 export * from "./cpulist.js";
+export * from "./distros.js";

@@ -203,6 +203,19 @@ export const SRC = {
   ),
   nixpkgsVllmRay: s("NixOS/nixpkgs pkgs/development/python-modules/vllm/default.nix @ ff7c264d", "ray is in vLLM's dependencies"),
   nixpkgsNoUnfreeCache: s("NixOS/nixpkgs pkgs/top-level/release.nix @ 0dbf591c", "Hydra: allowUnfree = false (\"Don't build packages marked as unfree\")"),
+  systemManagerPlatforms: s(
+    "numtide/system-manager docs/site/reference/supported-platforms.md @ 48d47346",
+    "tested: Ubuntu 22.04+ and Debian 13; the pre-activation check allows os-release ID ubuntu, debian, nixos",
+  ),
+  systemManagerSystems: s(
+    "numtide/system-manager flake.nix @ 48d47346",
+    "systems = aarch64-linux, aarch64-darwin, x86_64-linux: no system-manager package for powerpc64le-linux",
+  ),
+  systemdCredentials: s(
+    "systemd/systemd NEWS, CHANGES WITH 250",
+    "\"the credential logic introduced with v247\": LoadCredential= and $CREDENTIALS_DIRECTORY need systemd 247",
+  ),
+  ubuntuFocalSystemd: s("Ubuntu focal (20.04) package systemd 245.4-4ubuntu3.x", "Ubuntu 20.04 ships systemd 245"),
 } as const satisfies Record<string, Source>;
 
 /** Join sources into the single `source` string of a finding. */

@@ -5,13 +5,16 @@
 import { UserError } from "../errors.js";
 import type { Accelerator, Profile, Serve } from "../profile/schema.js";
 import {
+  CREDENTIALS_SYSTEMD,
   ENGINE_FLAGS,
   SRC,
   cite,
   cpuBuildSet,
   cpuSupport,
+  distroSystemd,
   familyOf,
   forecastOf,
+  systemManagerTested,
   vllmCpuNeedsAvx512Off,
   x86LevelNumber,
   type AcceleratorFamily,
@@ -222,6 +225,20 @@ export function planHost(p: Profile): Plan {
     });
   }
 
+  if (system === "powerpc64le-linux") {
+    out.add({
+      code: "NO_BINARY_CACHE",
+      severity: "info",
+      subject: "system",
+      message:
+        "powerpc64le-linux has no public Nix binary cache (Hydra builds x86_64 and aarch64 only): Nix compiles everything this flake needs " +
+        "on this host, from the compiler toolchain and the standard environment up to the engines. hwflake has no recorded time for the " +
+        "toolchain; the build-cost forecast lists what it knows per build set.",
+      fix: "build once and keep it: a remote builder of the same system (nix.buildMachines, or nix build --builders), or a binary cache of your own (nix copy --to) shared by your POWER hosts",
+      source: cite(SRC.nixpkgsNoPpc64Cache),
+    });
+  }
+
   const instances: Instance[] = [];
   const loadBalancers: LoadBalancer[] = [];
   const cpuServing = new CpuServingPlanner(p, out);
@@ -348,12 +365,14 @@ export function planHost(p: Profile): Plan {
 
   checkListeners(p, instances, loadBalancers, out);
   checkCpuSharing(p, instances, out);
+  osFindings(p, instances, out);
   const buildSets = planBuildSets(p, instances, recipes, out);
   const findings = out.list;
   return {
     version: 1,
     host: p.host,
     system,
+    ...(p.os ? { os: p.os.versionId === undefined ? { id: p.os.id } : { id: p.os.id, versionId: p.os.versionId } } : {}),
     cpu,
     instances,
     buildSets,
@@ -434,4 +453,41 @@ function setFindings(p: Profile, name: string, backend: Backend, engines: readon
       source: cite(...recipe.allowUnfreeLicenses.sources),
     });
   }
+}
+
+/** What a host that is not NixOS (run through system-manager) should know about its release. */
+function osFindings(p: Profile, instances: readonly Instance[], out: Findings): void {
+  if (!p.os || p.os.id === "nixos") return;
+  const { id, versionId } = p.os;
+  const name = `${id}${versionId ? ` ${versionId}` : ""}`;
+  if (systemManagerTested(id, versionId) === false)
+    out.add({
+      code: "SYSTEM_MANAGER_UNTESTED",
+      severity: "info",
+      subject: "os",
+      message: `system-manager, which runs the services on hosts that are not NixOS, is tested on Ubuntu 22.04+ and Debian 13, not on ${name}.`,
+      fix: "expect to check the units yourself after `system-manager switch`; `nix run .#<instance>` does not depend on it",
+      source: cite(SRC.systemManagerPlatforms),
+    });
+  if (p.system === "powerpc64le-linux")
+    out.add({
+      code: "SYSTEM_MANAGER_NO_POWER",
+      severity: "warning",
+      subject: "system",
+      message:
+        "system-manager, which runs the services on hosts that are not NixOS, has no package for powerpc64le-linux, so `nix run github:numtide/system-manager` has nothing to run on this host.",
+      fix: "run the instances with `nix run .#<instance>`, or install the unit files the flake builds (systemdUnits.<system>.<host>) with systemctl link",
+      source: cite(SRC.systemManagerSystems),
+    });
+  const systemd = distroSystemd(id, versionId);
+  const withKey = instances.filter((i) => i.apiKeyFile !== null).map((i) => i.name);
+  if (systemd && systemd.version < CREDENTIALS_SYSTEMD && withKey.length > 0)
+    out.add({
+      code: "SYSTEMD_NO_CREDENTIALS",
+      severity: "warning",
+      subject: "os",
+      message: `${name} ships systemd ${systemd.version}; units get their API key through LoadCredential=, which needs systemd ${CREDENTIALS_SYSTEMD}: the units of ${withKey.join(", ")} cannot read their key there and fail to start.`,
+      fix: `run ${withKey.join(", ")} in the foreground with \`nix run .#<instance> -- --api-key-file FILE\` instead, or move to a release with systemd ${CREDENTIALS_SYSTEMD} or newer`,
+      source: cite(systemd.source, SRC.systemdCredentials),
+    });
 }

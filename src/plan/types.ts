@@ -223,6 +223,11 @@ export interface Plan {
   readonly version: 1;
   readonly host: string;
   readonly system: "x86_64-linux" | "aarch64-linux" | "powerpc64le-linux";
+  /**
+   * The host's distribution from the profile (os-release ID and VERSION_ID); absent when the
+   * profile does not say, and then the flake serves both NixOS and other distributions.
+   */
+  readonly os?: { readonly id: string; readonly versionId?: string };
   readonly cpu: CpuPlan;
   readonly instances: readonly Instance[];
   /** One package set per hardware class, sorted by name. */

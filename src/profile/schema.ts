@@ -202,6 +202,25 @@ export const CpuSchema = z
   })
   .meta({ description: "The host CPU" });
 
+/**
+ * The operating system as /etc/os-release names it (os-release(5)): `ID` and `VERSION_ID`.
+ * NixOS is `id: nixos`. Absent means unknown, and then the generated flake serves both a
+ * NixOS host and another distribution (through system-manager).
+ */
+export const OsSchema = z
+  .strictObject({
+    id: z
+      .string()
+      .regex(/^[a-z0-9._-]+$/, { message: 'os.id is os-release ID: lower case, digits, ".", "_", "-" (e.g. "ubuntu", "debian", "nixos")' })
+      .meta({ description: 'os-release ID, e.g. "ubuntu", "debian", "nixos"' }),
+    versionId: z
+      .string()
+      .regex(/^[A-Za-z0-9._~-]+$/, { message: 'os.versionId is os-release VERSION_ID: letters, digits, ".", "_", "-", "~" (e.g. "20.04")' })
+      .optional()
+      .meta({ description: 'os-release VERSION_ID, e.g. "20.04" or "25.05"; absent means unknown (rolling releases have none)' }),
+  })
+  .meta({ description: "Operating system from /etc/os-release; absent means unknown" });
+
 /** Installed memory. */
 export const MemorySchema = z.strictObject({
   totalMiB: z.number().int().positive().meta({ description: "Total memory in MiB (MemTotal)" }),
@@ -375,6 +394,7 @@ export const ProfileSchema = z
       message: "host is a host name: letters, digits and '-', at most 63 characters",
     }),
     system: z.enum(NIX_SYSTEMS).optional().meta({ description: "Nix system double; absent means unknown" }),
+    os: OsSchema.optional(),
     cpu: CpuSchema.default({}),
     memory: MemorySchema.optional(),
     accelerators: z.array(AcceleratorSchema).max(MAX_ENTRIES).default([]),

@@ -1,7 +1,7 @@
 /** What the generated README.md shows: decisions, build sets, the forecast, findings, next steps. */
 import type { Finding, FleetPlan, Severity } from "../plan/types.js";
 import { compareCodePoints, nixAttrName } from "./nix.js";
-import { deviceText, forecastLine, hoursText, modelText, oneLineNix, outputName, sourcesText } from "./text.js";
+import { appName, deviceText, forecastLine, hoursText, modelText, needsSystemManager, oneLineNix, outputName, sourcesText } from "./text.js";
 
 const SEVERITY_ORDER: Readonly<Record<Severity, number>> = { error: 0, warning: 1, info: 2 };
 
@@ -138,6 +138,29 @@ export function readmeContext(fleet: FleetPlan, hwflakeUrl: string | null): obje
       reason: b.decision.reason,
     })),
   );
+  const runCommands = fleet.hosts
+    .flatMap((h) =>
+      [...h.instances]
+        .sort((a, b) => compareCodePoints(a.name, b.name))
+        .map((i) => `${i.apiKeyFile ? `HWFLAKE_API_KEY_FILE=${i.apiKeyFile} ` : ""}nix run .#${appName(h.host, i.name, one)}`),
+    )
+    .join("\n");
+  const smHosts = fleet.hosts.filter(needsSystemManager);
+  const osText = (h: (typeof fleet.hosts)[number]) => (h.os ? `${h.os.id}${h.os.versionId ? ` ${h.os.versionId}` : ""}` : "an OS the profile does not name");
+  const unitCommands = smHosts
+    .flatMap((h) => [
+      `sudo nix build .#systemdUnits.${h.system}.${h.host} --out-link /nix/var/nix/gcroots/hwflake-${h.host}-units`,
+      ...[...h.instances]
+        .sort((a, b) => compareCodePoints(a.name, b.name))
+        .flatMap((i) => [
+          `sudo systemctl link /nix/var/nix/gcroots/hwflake-${h.host}-units/hwflake-${i.name}.service`,
+          `sudo systemctl add-wants multi-user.target hwflake-${i.name}.service`,
+        ]),
+    ])
+    .join("\n");
+  const systemManagerWhy = one
+    ? `This host runs ${osText(first)}${first.os ? ", not NixOS" : " (NixOS or not)"}.`
+    : `Hosts that are not NixOS, or whose profile does not name the OS: ${smHosts.map((h) => `${h.host} (${osText(h)})`).join(", ")}.`;
 
   return {
     cpuPlacements: cpuPlacements.length ? cpuPlacements : null,
@@ -217,6 +240,15 @@ export function readmeContext(fleet: FleetPlan, hwflakeUrl: string | null): obje
       sources: sourcesText(svc.decision.sources),
     })),
     hasServices: fleet.services.length > 0,
+    hasApps: runCommands !== "",
+    runCommands,
+    systemManager: smHosts.length > 0,
+    // Unless every profile names an OS other than NixOS.
+    nixosUsage: fleet.hosts.some((h) => h.os === undefined || h.os.id === "nixos"),
+    systemManagerWhy,
+    unitCommands,
+    // numtide/system-manager README.md and docs/site/reference/cli.md @ 48d47346.
+    systemManagerCommand: "nix run 'github:numtide/system-manager' -- switch --flake . --sudo",
     flakeUsage,
     classicUsage,
   };

@@ -1,5 +1,5 @@
 /** Small text helpers shared by the renderers: citations, forecasts and one-line Nix. */
-import type { BuildSet, FleetBuildSet, Instance, Source } from "../plan/types.js";
+import type { BuildSet, FleetBuildSet, Instance, Plan, Source } from "../plan/types.js";
 import { compareCodePoints, nixAttrName, nixString, type NixInput } from "./nix.js";
 
 /** Comment lines for a decision: the reason, then one line per source. */
@@ -79,4 +79,14 @@ export function oneLineNix(v: NixInput): string {
 /** The flake output name of a set's engine package ("llama-cpp-rocm-gfx906"). */
 export function outputName(set: string, engine: string): string {
   return `${engine}-${set}`;
+}
+
+/** `nix run .#<app>` name of an instance. */
+export function appName(host: string, instance: string, oneHost: boolean): string {
+  return oneHost ? instance : `${host}-${instance}`;
+}
+
+/** True unless the profile says the host runs NixOS: an unknown OS gets both paths. */
+export function needsSystemManager(plan: Plan): boolean {
+  return plan.os?.id !== "nixos";
 }

@@ -15,6 +15,8 @@ describe("captureHost on this machine", () => {
     const rep = await captureHost(dir);
     expect(rep.files).toContain("proc/cpuinfo");
     expect(rep.files).toContain("proc/meminfo");
+    // The distribution, where this machine has an os-release file.
+    if (existsSync("/etc/os-release")) expect(rep.files).toContain("etc/os-release");
     expect(existsSync(join(dir, "proc/cpuinfo"))).toBe(true);
     const manifest = JSON.parse(readFileSync(join(dir, "capture.json"), "utf8"));
     expect(manifest.format).toBe("hwflake-capture");

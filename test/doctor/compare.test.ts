@@ -45,6 +45,8 @@ describe("doctor: no drift", () => {
 describe("doctor: each kind of drift", () => {
   const cases: Array<[DriftCode, { profile: Profile; unknown: string[] }, (p: Profile) => void, string]> = [
     ["SYSTEM_CHANGED", cpuHost, (p) => (p.system = "aarch64-linux"), "system"],
+    ["OS_CHANGED", { ...cpuHost, profile: { ...cpuHost.profile, os: { id: "ubuntu", versionId: "22.04" } } }, (p) => (p.os = { id: "ubuntu", versionId: "20.04" }), "os.versionId"],
+    ["OS_CHANGED", { ...cpuHost, profile: { ...cpuHost.profile, os: { id: "ubuntu", versionId: "22.04" } } }, (p) => (p.os = { id: "nixos", versionId: "22.04" }), "os.id"],
     ["CPU_CHANGED", cpuHost, (p) => (p.cpu.model = "Intel(R) Xeon(R) Gold 6230 CPU @ 2.10GHz"), "cpu.model"],
     ["CPU_FLAGS_CHANGED", cpuHost, (p) => p.cpu.flags!.push("avx512_vnni"), "cpu.flags"],
     ["CPU_TOPOLOGY_CHANGED", cpuHost, (p) => (p.cpu.threadsPerCore = 1), "cpu.threadsPerCore"],

@@ -585,9 +585,9 @@ describe.skipIf(skipNix)("module library shape", () => {
       `{ top = builtins.filter (n: eval.options.services.hwflake.\${n}.visible or true) (builtins.attrNames eval.options.services.hwflake);
          inst = builtins.attrNames (builtins.removeAttrs (eval.options.services.hwflake.instances.type.getSubOptions [ ]) [ "_module" ]); }`,
     );
-    expect(r.top).toEqual(["buildSets", "doctor", "instances", "loadBalancers", "ray"]);
+    expect(r.top).toEqual(["buildSets", "doctor", "hostDriver", "instances", "loadBalancers", "ray"]);
     expect(r.inst.sort()).toEqual(
-      ["apiKeyFile", "cpu", "enable", "engine", "environment", "extraArgs", "gguf", "gpu", "host", "model", "openFirewall", "package", "port", "servedModelName"].sort(),
+      ["apiKeyFile", "cpu", "enable", "engine", "environment", "extraArgs", "gguf", "gpu", "host", "launcher", "model", "openFirewall", "package", "port", "servedModelName"].sort(),
     );
   });
 

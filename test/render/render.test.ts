@@ -283,10 +283,20 @@ let
       system.stateVersion = lib.mkOption { type = lib.types.str; };
     };
   };
+  # NixOS turns each systemd.services.<n> into systemd.units."<n>.service", whose \`unit\` is a
+  # folder holding the unit file (system-manager reads "\${unit.unit}/<name>"); the stand-in
+  # keeps the service's settings as the "file".
+  unitsOption = { config, ... }: {
+    options.systemd.units = lib.mkOption { type = lib.types.attrsOf (lib.types.submodule { options.unit = lib.mkOption { type = lib.types.raw; }; }); };
+    config.systemd.units = lib.mapAttrs' (n: s: lib.nameValuePair "\${n}.service" {
+      unit = { type = "derivation"; name = "unit-\${n}.service"; outPath = "/nix/store/00000000000000000000000000000000-unit-\${n}.service"; };
+    }) config.systemd.services;
+  };
   nixosSystem = { modules }: lib.evalModules {
     modules = modules ++ [
       ${nixString(join(SUPPORT_DIR, "nixos-stubs.nix"))}
       platformOptions
+      unitsOption
       ({ config, ... }: { _module.args.pkgs = fake { inherit lib; overlays = config.nixpkgs.overlays; }; })
     ];
   };
@@ -295,7 +305,27 @@ let
     lib = lib // { inherit nixosSystem; trivial = lib.trivial; };
   };
   hwflake = { outPath = ${nixString(REPO_ROOT)}; };
-  outputs = flake.outputs ({ self = outputs; inherit nixpkgs; } // (if flake.inputs ? hwflake then { inherit hwflake; } else { }));
+  # numtide/system-manager's makeSystemConfig: lib.evalModules (no class) over its options
+  # (typed stand-ins, support/system-manager-stubs.nix) and the given modules, pkgs made from
+  # config.nixpkgs.overlays (nix/lib.nix @ 48d47346). The real one returns the toplevel
+  # derivation with config in passthru; the stand-in returns config and the failed assertions.
+  system-manager.lib.makeSystemConfig = { modules, ... }:
+    let
+      eval = lib.evalModules {
+        modules = [
+          ${nixString(join(SUPPORT_DIR, "system-manager-stubs.nix"))}
+          ({ config, ... }: { _module.args.pkgs = fake { inherit lib; overlays = config.nixpkgs.overlays; }; })
+        ] ++ modules;
+      };
+    in {
+      inherit (eval) config;
+      failedAssertions = map (a: a.message) (builtins.filter (a: !a.assertion) eval.config.assertions);
+    };
+  outputs = flake.outputs (
+    { self = outputs; inherit nixpkgs; }
+    // (if flake.inputs ? hwflake then { inherit hwflake; } else { })
+    // (if flake.inputs ? system-manager then { inherit system-manager; } else { })
+  );
 in ${select}`;
       return nixEvalJson(expr);
     }
@@ -303,8 +333,8 @@ in ${select}`;
     const outputsOf = (plan: Plan) =>
       plan.buildSets.flatMap((b) => b.packages.map((p) => `${p.engine}-${b.name}`)).sort();
 
-    it.each(FIXTURES)("%s: nixpkgs is the only input, module names, packages and the check", async (_name, make) => {
-      const plan = make();
+    it.each(FIXTURES)("%s on NixOS: nixpkgs is the only input, module names, packages, apps and the check", async (_name, make) => {
+      const plan: Plan = { ...make(), os: { id: "nixos", versionId: "25.05" } };
       const got = (await evalFlake(
         plan,
         `{
@@ -313,13 +343,15 @@ in ${select}`;
           overlayIsFunction = builtins.isFunction outputs.overlays.default;
           nixosModules = builtins.attrNames outputs.nixosModules;
           packages = builtins.mapAttrs (_: builtins.attrNames) outputs.packages;
+          apps = builtins.mapAttrs (_: builtins.mapAttrs (_: a: a.type)) outputs.apps;
           checks = builtins.mapAttrs (_: c: builtins.mapAttrs (_: d: { inherit (d) name; units = builtins.attrNames (builtins.fromJSON d.text); }) c) outputs.checks;
         }`,
       )) as Record<string, unknown>;
       const system = plan.system;
       expect(got).toEqual({
         inputs: { nixpkgs: { url: RENDER_OPTS.nixpkgsUrl } },
-        outputs: ["checks", "nixosModules", "overlays", "packages"],
+        outputs: ["apps", "checks", "nixosModules", "overlays", "packages"],
+        apps: { [system]: Object.fromEntries(plan.instances.map((i) => [i.name, "app"])) },
         overlayIsFunction: true,
         nixosModules: ["default", plan.host].sort(),
         packages: { [system]: outputsOf(plan) },
@@ -334,6 +366,106 @@ in ${select}`;
       });
     });
 
+    it.each([
+      ["unknown", undefined],
+      ["Ubuntu", { id: "ubuntu", versionId: "20.04" }],
+      ["Debian", { id: "debian", versionId: "12" }],
+    ] as const)("OS %s: a system-manager input and systemConfigs.default/<host> from the same module library", async (_n, os) => {
+      const base = rocmLlamaPlan();
+      const plan: Plan = { ...base, ...(os ? { os } : {}) };
+      const got = (await evalFlake(
+        plan,
+        `let sm = outputs.systemConfigs.default; nixos = nixpkgs.lib.nixosSystem { modules = [ outputs.nixosModules.default { nixpkgs.hostPlatform = "${plan.system}"; } ]; }; in {
+          inputs = builtins.attrNames flake.inputs;
+          smUrl = flake.inputs.system-manager.url;
+          follows = flake.inputs.system-manager.inputs.nixpkgs.follows;
+          outputs = builtins.attrNames outputs;
+          configs = builtins.attrNames outputs.systemConfigs;
+          same = outputs.systemConfigs.default.config.systemd.services == outputs.systemConfigs.${plan.host}.config.systemd.services;
+          inherit (sm) failedAssertions;
+          platform = sm.config.nixpkgs.hostPlatform;
+          unitsEqualNixos = sm.config.systemd.services == nixos.config.systemd.services;
+          units = builtins.attrNames sm.config.systemd.services;
+          execStart = sm.config.systemd.services.hwflake-chat.serviceConfig.ExecStart;
+          pkg = "\${outputs.packages.${plan.system}.llama-cpp-rocm-gfx906}";
+        }`,
+      )) as Record<string, unknown>;
+      expect(got).toMatchObject({
+        inputs: ["nixpkgs", "system-manager"],
+        smUrl: "github:numtide/system-manager",
+        follows: "nixpkgs",
+        outputs: ["apps", "checks", "nixosModules", "overlays", "packages", "systemConfigs", "systemdUnits"],
+        configs: ["default", plan.host].sort(),
+        same: true,
+        failedAssertions: [],
+        platform: plan.system,
+        unitsEqualNixos: true,
+        units: ["hwflake-chat"],
+      });
+      expect((got.execStart as string).startsWith(`${got.pkg as string}/bin/llama-server `)).toBe(true);
+    });
+
+    it("an NVIDIA host that is not NixOS links the host driver in its systemConfigs; a CPU-only one does not", async () => {
+      const cuda: Plan = { ...cudaVllmPlan(), os: { id: "ubuntu", versionId: "22.04" } };
+      const cpu: Plan = { ...cpuVllmPlan(), os: { id: "ubuntu", versionId: "22.04" } };
+      const q = `{ enabled = outputs.systemConfigs.default.config.services.hwflake.hostDriver.enable; units = builtins.attrNames outputs.systemConfigs.default.config.systemd.services; inherit (outputs.systemConfigs.default) failedAssertions; }`;
+      expect(await evalFlake(cuda, q)).toMatchObject({ enabled: true, failedAssertions: [], units: expect.arrayContaining(["hwflake-host-driver"]) });
+      expect(await evalFlake(cpu, q)).toMatchObject({ enabled: false, failedAssertions: [] });
+    });
+
+    it("a distribution system-manager does not test gets allowAnyDistro, said in the flake", async () => {
+      const plan: Plan = { ...cpuVllmPlan(), os: { id: "fedora", versionId: "41" } };
+      expect(await evalFlake(plan, `outputs.systemConfigs.default.config.system-manager.allowAnyDistro`)).toBe(true);
+    });
+
+    it("systemdUnits.<system>.<host> copies each hwflake unit file NixOS writes, for hosts where system-manager cannot run", async () => {
+      const plan: Plan = { ...ollamaPlan(), os: { id: "ubuntu", versionId: "20.04" } };
+      const got = (await evalFlake(plan, `let d = outputs.systemdUnits.${plan.system}.${plan.host}; in { inherit (d) name script; systems = builtins.attrNames outputs.systemdUnits; }`)) as {
+        name: string;
+        script: string;
+        systems: string[];
+      };
+      expect(got.systems).toEqual([plan.system]);
+      expect(got.name).toBe(`hwflake-${plan.host}-units`);
+      const copied = [...got.script.matchAll(/^cp \/nix\/store\/0+-unit-([^/]+)\/(\S+) \$out\/(\S+)$/gm)].map((m) => [m[1], m[2], m[3]]);
+      const units = plan.instances.map((i) => `hwflake-${i.name}.service`);
+      for (const u of units) expect(copied).toContainEqual([u, u, u]);
+      expect(copied.every(([u]) => u!.startsWith("hwflake-"))).toBe(true);
+    });
+
+    it("a flake for NixOS hosts only has no systemdUnits", async () => {
+      const plan: Plan = { ...ollamaPlan(), os: { id: "nixos" } };
+      expect(await evalFlake(plan, `outputs ? systemdUnits || outputs ? systemConfigs`)).toBe(false);
+    });
+
+    it("each app runs its instance's launcher, built from the unit's own package and command line", async () => {
+      const plan = rocmLlamaPlan();
+      const got = (await evalFlake(
+        plan,
+        `let app = outputs.apps.${plan.system}.chat; nixos = nixpkgs.lib.nixosSystem { modules = [ outputs.nixosModules.default { nixpkgs.hostPlatform = "${plan.system}"; } ]; }; in {
+          inherit (app) type program;
+          launcher = "\${nixos.config.services.hwflake.instances.chat.launcher}";
+          text = nixos.config.services.hwflake.instances.chat.launcher.text;
+          pkg = "\${outputs.packages.${plan.system}.llama-cpp-rocm-gfx906}";
+        }`,
+      )) as { type: string; program: string; launcher: string; text: string; pkg: string };
+      expect(got.type).toBe("app");
+      expect(got.program).toBe(got.launcher);
+      expect(got.text).toContain(`${got.pkg}/bin/llama-server --host 127.0.0.1`);
+      expect(got.text).toContain("/dev/kfd is missing");
+    });
+
+    it("in a fleet, apps are named <host>-<instance>", async () => {
+      const a = rocmLlamaPlan();
+      const { fleetOfPlans } = await import("../../src/plan/fleet-merge.js");
+      const { renderFleet } = await import("../../src/render/render.js");
+      const b: Plan = { ...cpuVllmPlan(), host: "other" };
+      const flake = renderFleet(fleetOfPlans("lab", [a, b]), RENDER_OPTS).find((f) => f.path === "flake.nix")!.contents;
+      expect(flake).toContain(`${a.host}-chat = {`);
+      expect(flake).toMatch(/other-[a-z]+ = \{/);
+      expect(flake).not.toMatch(/^\s+default = \{\n\s+host = /m); // no systemConfigs.default in a fleet
+    });
+
     it("with --hwflake-url the flake evaluates against the hwflake input's module library", async () => {
       const plan = rocmLlamaPlan();
       const got = (await evalFlake(
@@ -341,7 +473,8 @@ in ${select}`;
         `{ inputs = builtins.attrNames flake.inputs; units = builtins.attrNames (builtins.fromJSON outputs.checks.${plan.system}.units-${plan.host}.text); }`,
         RENDER_OPTS_INPUT,
       )) as Record<string, unknown>;
-      expect(got).toEqual({ inputs: ["hwflake", "nixpkgs"], units: ["hwflake-chat"] });
+      // The profile does not name the OS, so the flake serves both NixOS and system-manager.
+      expect(got).toEqual({ inputs: ["hwflake", "nixpkgs", "system-manager"], units: ["hwflake-chat"] });
     });
 
     it("the check's file carries each unit's command line and environment, running the set's package", async () => {

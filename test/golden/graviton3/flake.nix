@@ -4,12 +4,18 @@
 
   inputs = {
     nixpkgs.url = "github:NixOS/nixpkgs/nixos-unstable";
+    # Runs the same module library on hosts that are not NixOS (Ubuntu, Debian): systemConfigs.
+    system-manager = {
+      url = "github:numtide/system-manager";
+      inputs.nixpkgs.follows = "nixpkgs";
+    };
   };
 
   outputs =
     {
       self,
       nixpkgs,
+      system-manager,
     }:
     let
       inherit (nixpkgs) lib;
@@ -70,6 +76,44 @@
         (pkgsFor host.system).writeText "hwflake-${name}-units.json" (
           builtins.unsafeDiscardStringContext (builtins.toJSON (lib.genAttrs host.units unit))
         );
+
+      # --- Launchers (`nix run .#<instance>`) -------------------------------------------------
+      # Each instance's launcher (services.hwflake.instances.<name>.launcher) read from the
+      # host evaluated as NixOS: the same module library, host module and build sets as the
+      # unit, so the app runs what the service runs. hwflake's own assertions stop it too.
+      hostNixos =
+        name:
+        lib.nixosSystem {
+          modules = [
+            (hostModule name)
+            { nixpkgs.hostPlatform = hosts.${name}.system; }
+          ];
+        };
+      launchersOf =
+        name:
+        let
+          nixos = hostNixos name;
+          failed = map (a: a.message) (
+            lib.filter (a: !a.assertion && lib.hasPrefix "services.hwflake" a.message) nixos.config.assertions
+          );
+        in
+        if failed != [ ] then
+          throw "hwflake: host ${name}: ${lib.concatStringsSep "; " failed}"
+        else
+          lib.mapAttrs (_: i: i.launcher) nixos.config.services.hwflake.instances;
+      # The host's hwflake units as NixOS writes them (systemd.units.<unit>.unit, what
+      # system-manager installs), copied into one folder for hosts where system-manager cannot
+      # run.
+      unitFilesOf =
+        name:
+        let
+          units = (hostNixos name).config.systemd.units;
+          names = builtins.filter (lib.hasPrefix "hwflake-") (builtins.attrNames units);
+        in
+        (pkgsFor hosts.${name}.system).runCommand "hwflake-${name}-units" { } (
+          "mkdir $out\n" + lib.concatMapStrings (u: "cp ${units.${u}.unit}/${u} $out/${u}\n") names
+        );
+      # --- end of launchers ------------------------------------------------------------------
     in
     {
       # Adds pkgs.hwflake.<set> (one package set per hardware class) and nothing else.
@@ -102,5 +146,64 @@
       ) {
         aarch64-linux = [ "graviton3" ];
       };
+
+      # --- Launchers: apps.<system>.<app> ----------------------------------------------------
+      # `nix run .#<app>` starts that instance's server in the foreground with the unit's
+      # arguments and environment; the API key comes from --api-key-file FILE or
+      # $HWFLAKE_API_KEY_FILE (never from the command line). `nix run .#<app> -- --help`.
+      apps = lib.mapAttrs (
+        _: apps:
+        lib.mapAttrs (_: a: {
+          type = "app";
+          program = "${(launchersOf a.host).${a.instance}}";
+          meta.description = "hwflake instance ${a.instance} of ${a.host}, in the foreground";
+        }) apps
+      ) {
+        aarch64-linux = {
+          chat = {
+            host = "graviton3";
+            instance = "chat";
+          };
+        };
+      };
+      # --- end of launchers ------------------------------------------------------------------
+
+      # --- system-manager: systemConfigs.<name> ----------------------------------------------
+      # For hosts that are not NixOS (or whose OS the profile does not name): the same module
+      # library and host module, applied by numtide/system-manager, whose makeSystemConfig
+      # evaluates NixOS-style modules (systemd.services included) on Ubuntu and Debian
+      # (nix/lib.nix @ 48d47346). `system-manager switch --flake .` picks
+      # systemConfigs.<hostname>, else systemConfigs.default
+      # (crates/system-manager-engine/src/register.rs @ 48d47346).
+      systemConfigs = lib.mapAttrs (
+        _: c:
+        system-manager.lib.makeSystemConfig {
+          modules = [
+            (hostModule c.host)
+            { nixpkgs.hostPlatform = hosts.${c.host}.system; }
+            c.settings
+          ];
+        }
+      ) {
+        default = {
+          host = "graviton3";
+          settings = { };
+        };
+        graviton3 = {
+          host = "graviton3";
+          settings = { };
+        };
+      };
+
+      # systemdUnits.<system>.<host>: the same units as plain files, for a host where
+      # system-manager cannot run (it has no powerpc64le-linux package). On the host:
+      #   sudo nix build .#systemdUnits.<system>.<host> --out-link /nix/var/nix/gcroots/hwflake-<host>-units
+      #   sudo systemctl link /nix/var/nix/gcroots/hwflake-<host>-units/hwflake-<instance>.service
+      #   sudo systemctl add-wants multi-user.target hwflake-<instance>.service
+      # (NixOS unit files have no [Install] section, so `systemctl enable` does not apply.)
+      systemdUnits = lib.mapAttrs (_: names: lib.genAttrs names unitFilesOf) {
+        aarch64-linux = [ "graviton3" ];
+      };
+      # --- end of system-manager -------------------------------------------------------------
     };
 }

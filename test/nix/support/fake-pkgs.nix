@@ -27,6 +27,7 @@ in
   bash = drv "bash-5.3";
   coreutils = drv "coreutils-9.8";
   gperftools = drv "gperftools-2.17";
+  stdenv.hostPlatform.system = "x86_64-linux";
 
   writeShellScript = script;
 

@@ -6,6 +6,7 @@
 {
   config,
   lib,
+  options,
   pkgs,
   ...
 }:
@@ -20,6 +21,11 @@ let
     ;
 
   cfg = config.services.hwflake.doctor;
+
+  # NixOS declares system.activationScripts as one option; system-manager declares only
+  # system.activationScripts.users (numtide/system-manager
+  # nix/modules/upstream/nixpkgs/default.nix @ 48d47346), so there the check cannot run.
+  hasActivationScripts = lib.isOption (options.system.activationScripts or null);
 in
 {
   options.services.hwflake.doctor = {
@@ -49,14 +55,18 @@ in
     };
   };
 
-  config = mkIf cfg.enable {
+  config = mkIf cfg.enable ({
     assertions = [
       {
         assertion = cfg.package != null;
         message = "services.hwflake.doctor.package: set it to the hwflake CLI package (hwflake.packages.\${system}.default)";
       }
+      {
+        assertion = hasActivationScripts;
+        message = "services.hwflake.doctor: runs at NixOS activation, which this system (system-manager) does not have; run `hwflake doctor --profile …` yourself instead.";
+      }
     ];
-
+  } // lib.optionalAttrs hasActivationScripts {
     # Activation scripts run with `trap ... ERR`; a failing command inside `if` does not trip
     # it, so a drifted host (exit 1), bad input (2) or a timeout only prints the warning.
     system.activationScripts.hwflake-doctor = mkIf (cfg.package != null) {
@@ -70,5 +80,5 @@ in
         unset hwflake_doctor_out
       '';
     };
-  };
+  });
 }

@@ -8,6 +8,7 @@
 {
   config,
   lib,
+  options,
   ...
 }:
 
@@ -140,6 +141,10 @@ let
 
   heads = filterAttrs (_: node: node.role == "head") cfg;
 
+  # NixOS's firewall options; system-manager (hosts that are not NixOS) has none, and there the
+  # host's own firewall must admit the peers (the generated README says so).
+  hasFirewall = options ? networking.firewall.extraCommands;
+
   # Accept TCP from the members only; nftables or iptables, whichever the host's firewall uses.
   nftRules = concatStringsSep "\n" (
     mapAttrsToList (
@@ -185,7 +190,9 @@ in
           }
         ) (filterAttrs (name: _: config.services.hwflake.instances ? ${name}) heads);
     }
-    (mkIf config.networking.nftables.enable { networking.firewall.extraInputRules = nftRules; })
-    (mkIf (!config.networking.nftables.enable) { networking.firewall.extraCommands = iptablesRules; })
+    (lib.optionalAttrs hasFirewall {
+      networking.firewall.extraInputRules = mkIf config.networking.nftables.enable nftRules;
+      networking.firewall.extraCommands = mkIf (!config.networking.nftables.enable) iptablesRules;
+    })
   ]);
 }

@@ -10,7 +10,7 @@
 # The API key stays with the engines: nginx passes the Authorization header through unchanged,
 # so each backend checks it as it would without nginx, and the key never reaches nginx's
 # configuration (which is in the world-readable store).
-{ config, lib, ... }:
+{ config, lib, options, ... }:
 
 let
   inherit (lib)
@@ -101,6 +101,9 @@ let
         message = "${prefix name}${hwlib.hostPort lb.host lb.port} is also used by instance ${concatStringsSep ", " clashes}; give the load balancer its own port.";
       }
     ];
+
+  # NixOS has services.nginx; system-manager (hosts that are not NixOS) has not.
+  hasNginx = options ? services.nginx;
 in
 {
   _class = "nixos";
@@ -130,9 +133,15 @@ in
     description = "nginx load balancers in front of several instances, e.g. one inference server per NUMA node.";
   };
 
-  config = mkIf (enabled != { }) {
-    assertions = lib.concatLists (mapAttrsToList lbAssertions enabled);
-
+  config = mkIf (enabled != { }) ({
+    assertions = lib.concatLists (mapAttrsToList lbAssertions enabled) ++ [
+      {
+        # system-manager (hosts that are not NixOS) has no services.nginx.
+        assertion = hasNginx;
+        message = "services.hwflake.loadBalancers (${lib.concatStringsSep ", " (lib.attrNames enabled)}) need NixOS's services.nginx, which this system has not; serve each entry with parallel = \"tensor\" (one server) or run nginx yourself in front of the per-node servers.";
+      }
+    ];
+  } // lib.optionalAttrs hasNginx {
     services.nginx = {
       enable = true;
       upstreams = mapAttrs' (
@@ -180,7 +189,7 @@ in
         }
       ) enabled;
     };
-
+  } // {
     networking.firewall.allowedTCPPorts = mapAttrsToList (_: lb: lb.port) (filterAttrs (_: lb: lb.openFirewall) enabled);
-  };
+  });
 }

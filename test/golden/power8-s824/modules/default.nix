@@ -6,8 +6,10 @@
     ./build-sets.nix
     ./cpu.nix
     ./doctor.nix
+    ./driver.nix
     ./inference.nix
     ./ray.nix
     ./load-balancer.nix
+    ./launcher.nix
   ];
 }

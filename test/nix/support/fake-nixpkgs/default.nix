@@ -86,6 +86,12 @@ let
       writeShellScript
       ;
     writeText = name: text: { inherit name text; };
+    # runCommand name env script: keeps the script so tests can read what it copies.
+    runCommand = name: env: script: {
+      type = "derivation";
+      inherit name env script;
+      outPath = "${builtins.storeDir}/${builtins.substring 0 32 (builtins.hashString "sha256" script)}-${name}";
+    };
     config = fullConfig;
     path = ./.;
     # How this set was made, for tests of re-imports.
