@@ -27,7 +27,23 @@ in
   bash = drv "bash-5.3";
   coreutils = drv "coreutils-9.8";
 
+  curl = drv "curl-8.16.0";
+  systemd = drv "systemd-258.1";
+  python3 = drv "python3-3.13.7" // {
+    withPackages =
+      f:
+      drv "python3-3.13.7-env"
+      // {
+        packages = map (p: p.pname) (f {
+          huggingface-hub = {
+            pname = "huggingface-hub";
+          };
+        });
+      };
+  };
+
   writeShellScript = script;
+  writeText = script;
 
   writeShellApplication =
     {

@@ -46,6 +46,25 @@ let
       };
     };
   };
+  # nixos/lib/systemd-unit-options.nix socketOptions: listenStreams and socketConfig.
+  socketModule = {
+    options = {
+      description = mkOption {
+        type = types.str;
+        default = "";
+      };
+      wantedBy = unitNames;
+      listenStreams = unitNames;
+      socketConfig = mkOption {
+        type = types.attrsOf unitValue;
+        default = { };
+      };
+      unitConfig = mkOption {
+        type = types.attrsOf unitValue;
+        default = { };
+      };
+    };
+  };
 in
 {
   options = {
@@ -92,6 +111,11 @@ in
 
     systemd.services = mkOption {
       type = types.attrsOf (types.submodule serviceModule);
+      default = { };
+    };
+
+    systemd.sockets = mkOption {
+      type = types.attrsOf (types.submodule socketModule);
       default = { };
     };
 

@@ -81,10 +81,13 @@ let
     inherit (writers)
       bash
       coreutils
+      curl
+      systemd
+      python3
       writeShellApplication
       writeShellScript
+      writeText
       ;
-    writeText = name: text: { inherit name text; };
     config = fullConfig;
     path = ./.;
     # How this set was made, for tests of re-imports.
