@@ -103,6 +103,7 @@ describe.skipIf(skipNix).each(examples)("end to end $name: golden build sets + h
           overlays = builtins.length c.nixpkgs.overlays;
           config = c.nixpkgs.config;
           units = lib.mapAttrs (n: s: { inherit (s) environment; ExecStart = s.serviceConfig.ExecStart; }) c.systemd.services;
+          sockets = lib.mapAttrs (n: s: s.listenStreams) c.systemd.sockets;
           launchers = lib.mapAttrs launcherText c.services.hwflake.instances;
           packages = lib.mapAttrs (_: set: lib.mapAttrs (n: p: { path = "\${p}"; args = p.args or null; env = p.env or null; }) (removeAttrs set [ "pkgs" ])) pkgs.hwflake;
           setConfigs = lib.mapAttrs (_: set: { inherit (set.pkgs.config) cudaSupport rocmSupport cudaCapabilities; clr = set.pkgs.rocmPackages.clr.localGpuTargets or null; }) pkgs.hwflake;
@@ -121,6 +122,7 @@ describe.skipIf(skipNix).each(examples)("end to end $name: golden build sets + h
       overlays: number;
       config: Record<string, unknown>;
       units: Record<string, { environment: Record<string, string>; ExecStart: string }>;
+      sockets: Record<string, string[]>;
       launchers: Record<string, string | null>;
       packages: Record<string, Record<string, { path: string; args: Record<string, unknown> | null; env: Record<string, string> | null }>>;
       setConfigs: Record<string, { cudaSupport: boolean; rocmSupport: boolean; cudaCapabilities: string[]; clr: string[] | null }>;
@@ -141,12 +143,16 @@ describe.skipIf(skipNix).each(examples)("end to end $name: golden build sets + h
       if (launcher) expect(launcher).toContain(`exec ${pkgPath}/bin/`);
       else expect(args[0]!.startsWith(`${pkgPath}/bin/`), args[0]).toBe(true);
       for (const [k, v] of Object.entries(inst.environment)) expect(unit!.environment[k]).toBe(v);
+      // The listen address is the proxy socket's; the server listens on its own namespace's
+      // loopback, on the same port.
+      const bracketed = inst.listen.includes(":") ? `[${inst.listen}]` : inst.listen;
+      expect(r.sockets[`hwflake-${inst.name}-proxy`]).toEqual([`${bracketed}:${inst.port}`]);
       if (inst.engine !== "ollama") {
         expect(args[args.indexOf("--port") + 1]).toBe(String(inst.port));
-        expect(args[args.indexOf("--host") + 1]).toBe(inst.listen);
+        expect(args[args.indexOf("--host") + 1]).toBe("127.0.0.1");
         // The planner's extra arguments reach the engine, in order.
         expect(args.slice(args.length - inst.extraArgs.length)).toEqual(inst.extraArgs);
-      } else expect(unit!.environment.OLLAMA_HOST).toBe(`${inst.listen}:${inst.port}`);
+      } else expect(unit!.environment.OLLAMA_HOST).toBe(`127.0.0.1:${inst.port}`);
       if (inst.apiKeyFile) expect(unit!.ExecStart).not.toContain(inst.apiKeyFile);
     }
   });

@@ -25,6 +25,7 @@ let
 
   cfg = config.services.hwflake;
   hwlib = import ./lib { inherit lib; };
+  hwTypes = import ./lib/types.nix { inherit lib; };
   engines = import ./engines.nix { inherit lib pkgs; };
 
   enabledInstances = filterAttrs (_: inst: inst.enable) cfg.instances;
@@ -58,8 +59,9 @@ let
     nvidia = [ ];
   };
 
-  # At least as strict as nixpkgs services.ollama (nixpkgs-facts §5a); engines relax only
-  # MemoryDenyWriteExecute and ProcSubset, and add syscall groups.
+  # At least as strict as nixpkgs services.ollama (nixpkgs-facts §5a) plus PrivateMounts
+  # (as nixpkgs services.llama-cpp, §5b); engines relax only MemoryDenyWriteExecute and
+  # ProcSubset, and add syscall groups.
   hardening =
     gpu: extraSyscalls:
     {
@@ -69,6 +71,7 @@ let
       NoNewPrivileges = true;
       # A private /dev hides the GPU nodes, so it can only be used without a GPU.
       PrivateDevices = gpu == "none";
+      PrivateMounts = true;
       PrivateTmp = true;
       PrivateUsers = true;
       ProtectClock = true;
@@ -96,52 +99,161 @@ let
     // optionalAttrs (gpuDevices.${gpu} != [ ]) { DeviceAllow = gpuDevices.${gpu}; }
     // optionalAttrs (gpuGroups.${gpu} != [ ]) { SupplementaryGroups = gpuGroups.${gpu}; };
 
+  # Who may connect to a listener beyond loopback: localhost and `allowedClients`
+  # (systemd.resource-control(5) IPAddressAllow=/IPAddressDeny=, on the socket unit); null
+  # leaves it unrestricted. Loopback listeners are reachable from the host only anyway.
+  clientAllow =
+    inst:
+    if hwlib.isLoopbackHost inst.host || inst.allowedClients == null then
+      null
+    else
+      [ "localhost" ] ++ inst.allowedClients;
+
+  # Environment= values are literal: systemd expands `%` specifiers in them
+  # (systemd.exec(5), Environment=), so `%` is written `%%` (e.g. an IPv6 scope id).
+  literalEnvironment = lib.mapAttrs (_: hwlib.escapeSpecifiers);
+
+  # Inside its own network namespace every server listens here; the proxy carries the
+  # user's address to it.
+  innerHost = "127.0.0.1";
+
+  # `curl` on the engine's health route until it answers, while the server runs: the unit
+  # becomes active only then (ExecStartPost= runs after the main process started and before
+  # the unit counts as started; systemd.service(5)), under TimeoutStartSec=.
+  readinessScript =
+    name:
+    pkgs.writeShellScript "hwflake-${name}-ready" ''
+      set -u
+      url=$1
+      while ! ${pkgs.curl}/bin/curl --silent --fail --max-time 5 --output /dev/null "$url"; do
+        if ! ${pkgs.coreutils}/bin/kill -0 "$MAINPID" 2>/dev/null; then
+          echo "hwflake-${name}: the server exited before $url answered" >&2
+          exit 1
+        fi
+        ${pkgs.coreutils}/bin/sleep 2
+      done
+    '';
+
+  # Every instance is three units and a socket:
+  #   hwflake-<name>           the server, in a private network namespace (PrivateNetwork=)
+  #                            with only its own loopback: no outbound network at all;
+  #   hwflake-<name>-proxy     systemd-socket-proxyd, in the server's namespace
+  #                            (JoinsNamespaceOf=), forwarding to the server's loopback;
+  #   hwflake-<name>-proxy.socket  the listener on the user's address and port, in the
+  #                            host's namespace, restricted to `allowedClients`;
+  #   hwflake-<name>-fetch     the model download (network allowed), before the server.
+  # This is the pattern of systemd-socket-proxyd(8) ("Namespace example").
   mkUnits =
     name: inst:
     let
       unit = "hwflake-${name}";
-      engine = engines.${inst.engine} name inst;
+      proxy = "${unit}-proxy";
+      # The engine sees the listener inside the namespace.
+      engine = engines.${inst.engine} name (inst // { host = innerHost; });
+      allow = clientAllow inst;
+      fetchUnits = lib.optional (engine.fetchUnit != null) "${engine.fetchUnit}.service";
     in
     {
-      ${unit} = {
-        description = "hwflake ${inst.engine} inference server ${name}";
-        wantedBy = [ "multi-user.target" ];
-        # -hf, `vllm serve <hf id>` and the Ollama pull download at start.
-        after = [ "network-online.target" ];
-        wants = [ "network-online.target" ];
-        environment = engine.environment // inst.environment;
-        serviceConfig =
-          hardening inst.gpu engine.extraSyscalls
-          // engine.serviceConfig
-          // {
-            Type = "exec";
-            ExecStart = hwlib.execLine engine.executable engine.args;
-            DynamicUser = true;
-            StateDirectory = unit;
-            CacheDirectory = unit;
-            WorkingDirectory = "/var/lib/${unit}";
-            Restart = "on-failure";
-            RestartSec = "30s";
-          }
-          // optionalAttrs (inst.apiKeyFile != null) {
-            # The file stays on the target; systemd copies it into a per-service directory
-            # only this unit's dynamic user can read (systemd.exec(5), LoadCredential=).
-            LoadCredential = "api-key:${hwlib.escapeSpecifiers inst.apiKeyFile}";
+      services = {
+        ${unit} = {
+          description = "hwflake ${inst.engine} inference server ${name}";
+          wantedBy = [ "multi-user.target" ];
+          after = fetchUnits;
+          requires = fetchUnits;
+          environment = literalEnvironment (engine.environment // inst.environment);
+          # A model that cannot load must not restart forever: at most 5 starts in 1 hour,
+          # then the unit stays failed until `systemctl reset-failed` (systemd.unit(5)).
+          unitConfig = {
+            StartLimitBurst = 5;
+            StartLimitIntervalSec = "1h";
           };
-      };
-    }
-    // lib.mapAttrs (
-      _: helper:
-      helper
-      // {
-        serviceConfig =
-          hardening "none" [ ]
-          // {
+          serviceConfig =
+            hardening inst.gpu engine.extraSyscalls
+            // engine.serviceConfig
+            // {
+              Type = "exec";
+              ExecStart = hwlib.execLine engine.executable engine.args;
+              ExecStartPost = hwlib.execLine "${readinessScript name}" [
+                "http://${hwlib.hostPort innerHost inst.port}${engine.healthPath}"
+              ];
+              TimeoutStartSec = engine.startTimeout;
+              DynamicUser = true;
+              # Named, so the fetch unit runs as the same dynamic user and both own the cache.
+              User = unit;
+              StateDirectory = unit;
+              CacheDirectory = unit;
+              WorkingDirectory = "/var/lib/${unit}";
+              # No network but the namespace's own loopback: the model is downloaded by the
+              # fetch unit, clients come through the proxy.
+              PrivateNetwork = true;
+              IPAddressDeny = "any";
+              IPAddressAllow = "localhost";
+              # Restart with backoff: 10 s, growing in 5 steps to 10 min (RestartSteps= and
+              # RestartMaxDelaySec=, systemd ≥ 254; NixOS ships newer).
+              Restart = "on-failure";
+              RestartSec = "10s";
+              RestartSteps = 5;
+              RestartMaxDelaySec = "10min";
+            }
+            // optionalAttrs (inst.apiKeyFile != null) {
+              # The file stays on the target; systemd copies it into a per-service directory
+              # only this unit's dynamic user can read (systemd.exec(5), LoadCredential=).
+              LoadCredential = "api-key:${hwlib.escapeSpecifiers inst.apiKeyFile}";
+              # The key is in the server's memory (and, for vLLM, its environment), and
+              # systemd-coredump stores a crashed process's memory and its environment
+              # (COREDUMP_ENVIRON) in the journal: no core dumps for this unit.
+              LimitCORE = 0;
+            };
+        };
+
+        ${proxy} = {
+          description = "hwflake ${name}: connections from ${hwlib.escapeSpecifiers (hwlib.hostPort inst.host inst.port)} to the server";
+          # Started by its socket; stopped and restarted with the server.
+          requires = [ "${unit}.service" "${proxy}.socket" ];
+          after = [ "${unit}.service" "${proxy}.socket" ];
+          bindsTo = [ "${unit}.service" ];
+          unitConfig.JoinsNamespaceOf = "${unit}.service";
+          serviceConfig = hardening "none" [ ] // {
+            ExecStart = hwlib.execLine "${pkgs.systemd}/lib/systemd/systemd-socket-proxyd" [
+              (hwlib.hostPort innerHost inst.port)
+            ];
             DynamicUser = true;
-          }
-          // helper.serviceConfig;
+            PrivateNetwork = true;
+            IPAddressDeny = "any";
+            IPAddressAllow = "localhost";
+            MemoryDenyWriteExecute = true;
+            ProcSubset = "pid";
+          };
+        };
       }
-    ) engine.extraUnits;
+      // lib.mapAttrs (
+        _: helper:
+        helper
+        // {
+          environment = literalEnvironment (helper.environment or { });
+          serviceConfig =
+            hardening "none" [ ]
+            // {
+              DynamicUser = true;
+            }
+            // helper.serviceConfig;
+        }
+      ) engine.extraUnits;
+
+      sockets.${proxy} = {
+        description = "hwflake ${name}: OpenAI-compatible API on ${hwlib.escapeSpecifiers (hwlib.hostPort inst.host inst.port)}";
+        wantedBy = [ "sockets.target" ];
+        listenStreams = [ (hwlib.escapeSpecifiers (hwlib.listenStream inst.host inst.port)) ];
+        socketConfig = {
+          # Bind an address before the interface has it (systemd.socket(5)).
+          FreeBind = true;
+        }
+        // optionalAttrs (allow != null) {
+          IPAddressDeny = "any";
+          IPAddressAllow = allow;
+        };
+      };
+    };
 
   # Assertions ---------------------------------------------------------------------------
 
@@ -153,6 +265,10 @@ let
       others = attrNames (
         filterAttrs (n: o: n != name && hwlib.listenersClash inst o) enabledInstances
       );
+      helperClashes = builtins.filter (h: enabledInstances ? ${h}) [
+        "${name}-fetch"
+        "${name}-proxy"
+      ];
       ggufCount = lib.count (x: x != null) [
         inst.gguf.file
         inst.gguf.repo
@@ -162,6 +278,10 @@ let
       {
         assertion = builtins.match "[a-z][a-z0-9-]*" name != null;
         message = "${prefix name}instance names must match [a-z][a-z0-9-]* (they become unit and directory names); rename the instance.";
+      }
+      {
+        assertion = hwlib.isSocketHost inst.host;
+        message = "${prefix name}`host` must be an IP address, `localhost` or \"\" (every interface): systemd binds the listening socket and resolves no names; got \"${inst.host}\".";
       }
       {
         assertion = others == [ ];
@@ -189,8 +309,8 @@ let
         message = "${prefix name}`gguf.file` must be an absolute path on the target, got \"${toString inst.gguf.file}\".";
       }
       {
-        assertion = !(inst.engine == "ollama" && inst.model != null && enabledInstances ? "${name}-pull");
-        message = "${prefix name}its model-pull unit hwflake-${name}-pull has the same name as the service of instance ${name}-pull; rename one of them.";
+        assertion = helperClashes == [ ];
+        message = "${prefix name}its helper units ${concatStringsSep ", " (map (h: "hwflake-${h}") helperClashes)} have the names of other instances' services; rename one of them.";
       }
       {
         # "No authentication is required when accessing Ollama's API locally"
@@ -229,6 +349,33 @@ let
     ++ optional (inst.engine == "llama-cpp" && inst.model != null)
       "${prefix name}`model` is ignored for engine \"llama-cpp\"; use `gguf.file` or `gguf.repo`.";
 
+  # The construction guarantee, checked on what was built: no value of a hwflake unit (a
+  # unit line, an Environment= entry, a command line) spans lines or carries a control
+  # character, whichever option or engine default it came from.
+  unitValueAssertions =
+    let
+      units = filterAttrs (n: _: lib.hasPrefix "hwflake-" n) config.systemd.services;
+      strings =
+        v:
+        if builtins.isList v then
+          lib.concatMap strings v
+        else if builtins.isString v then
+          [ v ]
+        else
+          [ ];
+      bad =
+        unitName: u:
+        lib.concatLists (
+          mapAttrsToList (k: v: lib.optional (builtins.any (x: !hwTypes.isSingleLine x) (strings v)) k) (
+            u.serviceConfig // u.unitConfig // u.environment // { Description = u.description; }
+          )
+        );
+    in
+    mapAttrsToList (unitName: u: {
+      assertion = bad unitName u == [ ];
+      message = "systemd unit ${unitName}: ${concatStringsSep ", " (bad unitName u)} would span lines or carry a control character; hwflake refuses to write it.";
+    }) units;
+
   # Options ------------------------------------------------------------------------------
 
   instanceModule =
@@ -260,7 +407,7 @@ let
         };
 
         model = mkOption {
-          type = types.nullOr types.str;
+          type = types.nullOr hwTypes.word;
           default = null;
           example = "Qwen/Qwen3-8B";
           description = ''
@@ -271,13 +418,13 @@ let
 
         gguf = {
           file = mkOption {
-            type = types.nullOr types.str;
+            type = types.nullOr hwTypes.absolutePath;
             default = null;
             example = "/var/lib/models/qwen3-8b-q4_k_m.gguf";
             description = "llama-cpp: absolute path of a GGUF file on the target (`llama-server -m`).";
           };
           repo = mkOption {
-            type = types.nullOr types.str;
+            type = types.nullOr hwTypes.hfRepo;
             default = null;
             example = "ggml-org/gemma-3-1b-it-GGUF:Q4_K_M";
             description = "llama-cpp: Hugging Face repository with an optional `:quant` suffix (`llama-server -hf`).";
@@ -285,9 +432,22 @@ let
         };
 
         host = mkOption {
-          type = types.str;
+          type = hwTypes.listenHost;
           default = "127.0.0.1";
           description = "Address to listen on. `0.0.0.0` or `::` listens on every interface.";
+        };
+
+        allowedClients = mkOption {
+          type = types.nullOr (types.listOf hwTypes.ipRange);
+          default = null;
+          example = [ "192.168.1.0/24" ];
+          description = ''
+            For a listener beyond loopback: the addresses (systemd `IPAddressAllow=` syntax:
+            prefixes, `link-local`, `multicast`, `any`) that may reach the server; every other
+            address, in and out, is refused (`IPAddressDeny=any`). Localhost is always
+            allowed. null leaves IP traffic unrestricted. Loopback listeners allow localhost
+            only, whatever this says.
+          '';
         };
 
         port = mkOption {
@@ -304,7 +464,7 @@ let
 
         apiKeyFile = mkOption {
           # A string, not a path: a path literal would be copied into the world-readable store.
-          type = types.nullOr (types.strMatching "/.*");
+          type = types.nullOr hwTypes.absolutePath;
           default = null;
           example = "/run/secrets/llm-api-key";
           description = ''
@@ -325,7 +485,7 @@ let
         };
 
         environment = mkOption {
-          type = types.attrsOf types.str;
+          type = hwTypes.environment;
           default = { };
           example = {
             ROCR_VISIBLE_DEVICES = "GPU-0e54792172da5eeb";
@@ -334,7 +494,7 @@ let
         };
 
         extraArgs = mkOption {
-          type = types.listOf types.str;
+          type = types.listOf hwTypes.singleLineStr;
           default = [ ];
           example = [
             "--max-model-len"
@@ -357,9 +517,13 @@ in
   };
 
   config = {
-    assertions = lib.concatLists (mapAttrsToList instanceAssertions enabledInstances);
+    assertions =
+      lib.concatLists (mapAttrsToList instanceAssertions enabledInstances) ++ unitValueAssertions;
     warnings = lib.concatLists (mapAttrsToList instanceWarnings enabledInstances);
-    systemd.services = lib.foldl' (acc: units: acc // units) { } (
+    systemd.services = lib.foldl' (acc: units: acc // units.services) { } (
+      mapAttrsToList mkUnits enabledInstances
+    );
+    systemd.sockets = lib.foldl' (acc: units: acc // units.sockets) { } (
       mapAttrsToList mkUnits enabledInstances
     );
     networking.firewall.allowedTCPPorts = mapAttrsToList (_: inst: inst.port) (
