@@ -158,6 +158,13 @@ function flakeContext(fleet: FleetPlan, hwflakeUrl: string | null, nixpkgsUrl: s
           // Path literals are code; host names were checked against SAFE_HOST above.
           module: nixExpr(`./${hostPath(h.host)}`),
           units: sorted(h.instances).map((i) => `hwflake-${i.name}`),
+          // The VM check (modules/vm-test.nix) runs the CPU instances and switches the others off.
+          cpuInstances: sorted(h.instances)
+            .filter((i) => i.backend === "cpu")
+            .map((i) => i.name),
+          otherInstances: sorted(h.instances)
+            .filter((i) => i.backend !== "cpu")
+            .map((i) => i.name),
         },
       ]),
     ),

@@ -82,6 +82,8 @@ let
       bash
       coreutils
       curl
+      jq
+      runCommand
       systemd
       python3
       writeShellApplication
@@ -92,6 +94,29 @@ let
     path = ./.;
     # How this set was made, for tests of re-imports.
     importedWith = { inherit localSystem crossSystem system; };
+
+    # pkgs.testers.runNixOSTest (nixos/lib/testing): the stand-in evaluates the test's node
+    # with the typed NixOS stubs and the test script with `nodes`, and builds nothing.
+    testers.runNixOSTest =
+      args:
+      let
+        node = lib.evalModules {
+          modules = [
+            ../nixos-stubs.nix
+            ./nixos-test-options.nix
+            { _module.args.pkgs = final; }
+            args.nodes.machine
+          ];
+        };
+      in
+      {
+        type = "derivation";
+        name = "vm-test-run-${args.name}";
+        outPath = "${builtins.storeDir}/${builtins.substring 0 32 (builtins.hashString "sha256" args.name)}-vm-test-run-${args.name}";
+        nodes.machine = node.config;
+        failedAssertions = map (a: a.message) (builtins.filter (a: !a.assertion) node.config.assertions);
+        testScript = args.testScript { nodes.machine = node.config; };
+      };
 
     stdenv = {
       hostPlatform = platform;
