@@ -116,22 +116,8 @@ let
   # user's address to it.
   innerHost = "127.0.0.1";
 
-  # `curl` on the engine's health route until it answers, while the server runs: the unit
-  # becomes active only then (ExecStartPost= runs after the main process started and before
-  # the unit counts as started; systemd.service(5)), under TimeoutStartSec=.
-  readinessScript =
-    name:
-    pkgs.writeShellScript "hwflake-${name}-ready" ''
-      set -u
-      url=$1
-      while ! ${pkgs.curl}/bin/curl --silent --fail --max-time 5 --output /dev/null "$url"; do
-        if ! ${pkgs.coreutils}/bin/kill -0 "$MAINPID" 2>/dev/null; then
-          echo "hwflake-${name}: the server exited before $url answered" >&2
-          exit 1
-        fi
-        ${pkgs.coreutils}/bin/sleep 2
-      done
-    '';
+  # The readiness probe (ExecStartPost=), ./readiness.nix.
+  readinessScript = import ./readiness.nix { inherit pkgs; };
 
   # Every instance is three units and a socket:
   #   hwflake-<name>           the server, in a private network namespace (PrivateNetwork=)

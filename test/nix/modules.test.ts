@@ -5,7 +5,7 @@
  * each server really receives.
  */
 import { describe, expect, it } from "vitest";
-import { nixEvalError, nixEvalJson, skipNix } from "../helpers/nix.js";
+import { REPO_ROOT, nixEvalError, nixEvalJson, skipNix } from "../helpers/nix.js";
 import { join } from "node:path";
 import { evalHost, evalHostError, instances, nixPath, nixStr, SUPPORT_DIR, withEval } from "./support/eval.js";
 import { argv, parseExecStart } from "./support/systemd.js";
@@ -622,5 +622,73 @@ describe.skipIf(skipNix)("module library shape", () => {
       `lib.mapAttrs (_: i: "\${i.package}") c.services.hwflake.instances`,
     );
     expect(r).toEqual({ a: p.vllm, b: p["llama-cpp"], c: p.ollama });
+  });
+});
+
+describe.skipIf(skipNix)("readiness, restarts and secrets", () => {
+  const host = instances(`
+    v = { engine = "vllm"; model = "Qwen/Qwen3-8B"; port = 8000; apiKeyFile = "/run/secrets/v"; };
+    l = { engine = "llama-cpp"; gguf.file = "/m.gguf"; port = 8001; apiKeyFile = "/run/secrets/l"; };
+    o = { engine = "ollama"; model = "m"; port = 8002; };`);
+
+  it.each([
+    ["v", "/health", "1h"],
+    ["l", "/health", "15min"],
+    ["o", "/api/version", "5min"],
+  ])("%s: active only when %s answers on its loopback, within %s", (n, path, timeout) => {
+    const r = evalHost<{ s: Service; unit: ServiceConfig; script: string; text: string }>(
+      host,
+      `let ready = import ${nixPath(join(REPO_ROOT, "modules", "readiness.nix"))} { inherit pkgs; } "${n}"; in
+       { s = c.systemd.services.hwflake-${n}; unit = c.systemd.services.hwflake-${n}.unitConfig; script = "\${ready}"; text = ready.text; }`,
+    );
+    const port = { v: 8000, l: 8001, o: 8002 }[n]!;
+    expect(argv(String(r.s.serviceConfig.ExecStartPost))).toEqual([r.script, `http://127.0.0.1:${port}${path}`]);
+    expect(r.text).toContain(`curl --silent --fail --max-time 5 --output /dev/null "$url"`);
+    expect(r.text).toContain(`kill -0 "$MAINPID"`);
+    expect(r.s.serviceConfig).toMatchObject({
+      Type: "exec",
+      TimeoutStartSec: timeout,
+      Restart: "on-failure",
+      RestartSec: "10s",
+      RestartSteps: 5,
+      RestartMaxDelaySec: "10min",
+    });
+    expect(r.unit).toEqual({ StartLimitBurst: 5, StartLimitIntervalSec: "1h" });
+  });
+
+  it("units that load a key have no core dumps; the key path is only in LoadCredential", () => {
+    const s = services(host);
+    for (const n of ["v", "l"]) {
+      const u = s[`hwflake-${n}`]!;
+      expect(u.serviceConfig.LimitCORE).toBe(0);
+      expect(u.serviceConfig.LoadCredential).toBe(`api-key:/run/secrets/${n}`);
+      const rest = JSON.stringify({ ...u, serviceConfig: { ...u.serviceConfig, LoadCredential: null } });
+      expect(rest).not.toContain("/run/secrets");
+    }
+    expect(s["hwflake-o"]!.serviceConfig.LimitCORE).toBeUndefined();
+    // The fetch units never see the key.
+    expect(s["hwflake-v-fetch"]!.serviceConfig.LoadCredential).toBeUndefined();
+  });
+
+  it("the server is offline; only its fetch unit has the network", () => {
+    const s = services(host);
+    expect(s["hwflake-v"]!.environment.HF_HUB_OFFLINE).toBe("1");
+    expect(s["hwflake-v"]!.serviceConfig).toMatchObject({ PrivateNetwork: true, IPAddressDeny: "any", IPAddressAllow: "localhost" });
+    const fetch = s["hwflake-v-fetch"]!;
+    expect(fetch.serviceConfig.PrivateNetwork).toBeUndefined();
+    expect(fetch.serviceConfig.IPAddressDeny).toBeUndefined();
+    expect(fetch.environment.HF_HUB_OFFLINE).toBeUndefined();
+    expect(fetch.wants).toEqual(["network-online.target"]);
+    // Same dynamic user, same cache.
+    expect(fetch.serviceConfig).toMatchObject({ User: "hwflake-v", CacheDirectory: "hwflake-v", TimeoutStartSec: "infinity" });
+    expect(s["hwflake-v"]!.serviceConfig).toMatchObject({ User: "hwflake-v", CacheDirectory: "hwflake-v" });
+  });
+
+  it("a multi-line value that reaches a hwflake unit some other way fails the construction assertion", () => {
+    const f = evalHost<string[]>(
+      `{ imports = [ (${host}) ]; systemd.services.hwflake-l.serviceConfig.Nice = "1\\nUser=root"; }`,
+      "failedAssertions",
+    );
+    expect(f).toEqual(["systemd unit hwflake-l: Nice would span lines or carry a control character; hwflake refuses to write it."]);
   });
 });
