@@ -107,8 +107,13 @@ let
     # (types/model/name.go, server/images.go, ollama/ollama).
     def fetch_ollama(spec):
         models = os.environ["OLLAMA_MODELS"]
-        name, _, tag = spec.partition(":")
+        # The tag follows the last ':' after the last '/' (a registry host may carry a port).
+        slash = spec.rfind("/")
+        colon = spec.rfind(":")
+        name, tag = (spec[:colon], spec[colon + 1 :]) if colon > slash else (spec, "")
         parts = name.split("/")
+        if len(parts) > 3 or "" in parts:
+            sys.exit("%s: not an Ollama model name ([host/][namespace/]model[:tag])" % spec)
         if len(parts) == 1:
             parts = ["registry.ollama.ai", "library"] + parts
         elif len(parts) == 2:
