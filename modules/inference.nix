@@ -133,8 +133,17 @@ let
     let
       unit = "hwflake-${name}";
       proxy = "${unit}-proxy";
-      # The engine sees the listener inside the namespace.
-      engine = engines.${inst.engine} name (inst // { host = innerHost; });
+      # The engine sees the listener inside the namespace. Ollama refuses requests whose Host
+      # header is not local when it listens on loopback (allowedHostsMiddleware, DNS-rebinding
+      # protection, server/routes.go, ollama/ollama), so for a listener beyond loopback it
+      # binds 0.0.0.0 in the namespace, which holds only the loopback interface anyway.
+      engine = engines.${inst.engine} name (
+        inst
+        // {
+          host =
+            if inst.engine == "ollama" && !(hwlib.isLoopbackHost inst.host) then "0.0.0.0" else innerHost;
+        }
+      );
       allow = clientAllow inst;
       fetchUnits = lib.optional (engine.fetchUnit != null) "${engine.fetchUnit}.service";
     in

@@ -152,7 +152,11 @@ describe.skipIf(skipNix).each(examples)("end to end $name: golden build sets + h
         expect(args[args.indexOf("--host") + 1]).toBe("127.0.0.1");
         // The planner's extra arguments reach the engine, in order.
         expect(args.slice(args.length - inst.extraArgs.length)).toEqual(inst.extraArgs);
-      } else expect(unit!.environment.OLLAMA_HOST).toBe(`127.0.0.1:${inst.port}`);
+      } else {
+        // Ollama binds 0.0.0.0 in its namespace for a listener beyond loopback (its Host check).
+        const inner = ["127.0.0.1", "::1", "localhost"].includes(inst.listen) ? "127.0.0.1" : "0.0.0.0";
+        expect(unit!.environment.OLLAMA_HOST).toBe(`${inner}:${inst.port}`);
+      }
       if (inst.apiKeyFile) expect(unit!.ExecStart).not.toContain(inst.apiKeyFile);
     }
   });

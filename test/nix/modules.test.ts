@@ -259,7 +259,9 @@ describe.skipIf(skipNix)("services.hwflake units", () => {
     const server = r.s["hwflake-chat"]!;
     expect(execArgv(server)).toEqual([`${p.ollama}/bin/ollama`, "serve"]);
     expect(server.environment).toMatchObject({
-      OLLAMA_HOST: "127.0.0.1:11434",
+      // Beyond loopback, Ollama binds every address of its namespace (only loopback is
+      // there), so its Host-header check lets the proxied clients in.
+      OLLAMA_HOST: "0.0.0.0:11434",
       OLLAMA_MODELS: "/var/cache/hwflake-chat/models",
       HOME: "/var/lib/hwflake-chat",
     });
@@ -672,7 +674,9 @@ describe.skipIf(skipNix)("readiness, restarts and secrets", () => {
 
   it("the server is offline; only its fetch unit has the network", () => {
     const s = services(host);
-    expect(s["hwflake-v"]!.environment.HF_HUB_OFFLINE).toBe("1");
+    expect(s["hwflake-v"]!.environment).toMatchObject({ HF_HUB_OFFLINE: "1", VLLM_HOST_IP: "127.0.0.1" });
+    // A loopback Ollama keeps its own Host-header check: it listens on loopback.
+    expect(s["hwflake-o"]!.environment.OLLAMA_HOST).toBe("127.0.0.1:8002");
     expect(s["hwflake-v"]!.serviceConfig).toMatchObject({ PrivateNetwork: true, IPAddressDeny: "any", IPAddressAllow: "localhost" });
     const fetch = s["hwflake-v-fetch"]!;
     expect(fetch.serviceConfig.PrivateNetwork).toBeUndefined();

@@ -85,6 +85,10 @@ in
         # from the cache without the network (huggingface_hub constants.py HF_HUB_OFFLINE;
         # vLLM reads it too, vllm/envs.py), and the server has no outbound network.
         HF_HUB_OFFLINE = "1";
+        # The server's network namespace has only loopback: vLLM would otherwise probe for the
+        # host's address (an UDP connect to 8.8.8.8) for its torch.distributed rendezvous
+        # (vllm/envs.py VLLM_HOST_IP, vllm/utils get_ip).
+        VLLM_HOST_IP = "127.0.0.1";
         # VLLM_CACHE_ROOT defaults under XDG_CACHE_HOME (vllm/envs.py).
         VLLM_CACHE_ROOT = "${cache}/vllm";
         # Triton and TorchInductor JIT caches; their defaults are ~/.triton and /tmp, and /tmp
