@@ -122,6 +122,16 @@ const FIELDS: Field[] = [
     },
   },
   {
+    option: "huggingFaceTokenFile",
+    instance: (v) => `{ engine = "vllm"; model = "Qwen/Qwen3-8B"; huggingFaceTokenFile = "/run/secrets/" + ${v}; ${base} }`,
+    harmless: "hf",
+    acceptable: (s) => pathLike(`/run/secrets/${s}`),
+    reaches: (u, s) => {
+      const cred = u.all["hwflake-x-fetch.service"]!.find((l) => l.key === "LoadCredential")!.value;
+      expect(expandSpecifiers(cred)).toBe(`hf-token:/run/secrets/${s}`);
+    },
+  },
+  {
     option: "host",
     instance: (v) => `{ engine = "ollama"; model = "m"; host = "fe80::1%" + ${v}; ${base} }`,
     harmless: "eth0",

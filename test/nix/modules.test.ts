@@ -610,7 +610,7 @@ describe.skipIf(skipNix)("module library shape", () => {
     );
     expect(r.top).toEqual(["buildSets", "doctor", "instances"]);
     expect(r.inst.sort()).toEqual(
-      ["allowedClients", "apiKeyFile", "enable", "engine", "environment", "extraArgs", "gguf", "gpu", "host", "model", "openFirewall", "package", "port"].sort(),
+      ["allowedClients", "apiKeyFile", "enable", "engine", "environment", "extraArgs", "gguf", "gpu", "host", "huggingFaceTokenFile", "model", "openFirewall", "package", "port"].sort(),
     );
   });
 
@@ -694,5 +694,23 @@ describe.skipIf(skipNix)("readiness, restarts and secrets", () => {
       "failedAssertions",
     );
     expect(f).toEqual(["systemd unit hwflake-l: Nice would span lines or carry a control character; hwflake refuses to write it."]);
+  });
+});
+
+describe.skipIf(skipNix)("fetch units", () => {
+  it("get the instance's environment and, only they, the Hugging Face token as a credential", () => {
+    const s = services(
+      instances(`g = { engine = "vllm"; model = "meta-llama/Llama-3.1-8B"; port = 8000;
+        huggingFaceTokenFile = "/run/secrets/hf"; environment.HF_ENDPOINT = "https://hf-mirror.example"; };`),
+    );
+    const fetch = s["hwflake-g-fetch"]!;
+    expect(fetch.serviceConfig.LoadCredential).toBe("hf-token:/run/secrets/hf");
+    expect(fetch.environment).toMatchObject({
+      HF_TOKEN_PATH: "/run/credentials/hwflake-g-fetch.service/hf-token",
+      HF_ENDPOINT: "https://hf-mirror.example",
+      HF_HOME: "/var/cache/hwflake-g/huggingface",
+    });
+    expect(JSON.stringify(s["hwflake-g"])).not.toContain("/run/secrets/hf");
+    expect(s["hwflake-g"]!.environment.HF_TOKEN_PATH).toBeUndefined();
   });
 });

@@ -469,6 +469,17 @@ let
           '';
         };
 
+        huggingFaceTokenFile = mkOption {
+          type = types.nullOr hwTypes.absolutePath;
+          default = null;
+          example = "/run/secrets/hf-token";
+          description = ''
+            Absolute path on the target of a file holding a Hugging Face token, for gated or
+            private models. Only the model download unit (`hwflake-<name>-fetch`) gets it, as a
+            systemd credential read through `HF_TOKEN_PATH`; the server never does.
+          '';
+        };
+
         gpu = mkOption {
           type = types.enum [
             "none"

@@ -178,16 +178,27 @@ in
       name,
       kind,
       spec,
+      # The instance's own environment (e.g. HF_ENDPOINT, HTTPS_PROXY) over the defaults.
       environment,
+      defaults,
+      huggingFaceTokenFile,
       args,
     }:
     {
       description = "Download the model of hwflake instance ${name}";
       after = [ "network-online.target" ];
       wants = [ "network-online.target" ];
-      environment = environment // {
-        HWFLAKE_FETCHED = "/var/cache/hwflake-${name}/hwflake-fetched";
-      };
+      environment =
+        defaults
+        // environment
+        // {
+          HWFLAKE_FETCHED = "/var/cache/hwflake-${name}/hwflake-fetched";
+        }
+        // lib.optionalAttrs (huggingFaceTokenFile != null) {
+          # huggingface_hub reads the token from HF_TOKEN_PATH (constants.py); the file is
+          # the unit's credential (systemd puts credentials in /run/credentials/<unit>/).
+          HF_TOKEN_PATH = "/run/credentials/hwflake-${name}-fetch.service/hf-token";
+        };
       serviceConfig = {
         Type = "oneshot";
         RemainAfterExit = true;
@@ -212,6 +223,9 @@ in
         ProcSubset = "pid";
         PrivateMounts = true;
         LimitCORE = 0;
+      }
+      // lib.optionalAttrs (huggingFaceTokenFile != null) {
+        LoadCredential = "hf-token:${(import ./lib { inherit lib; }).escapeSpecifiers huggingFaceTokenFile}";
       };
     };
 }

@@ -89,6 +89,11 @@ in
         # host's address (an UDP connect to 8.8.8.8) for its torch.distributed rendezvous
         # (vllm/envs.py VLLM_HOST_IP, vllm/utils get_ip).
         VLLM_HOST_IP = "127.0.0.1";
+        # Likewise for the collective libraries of a multi-GPU instance: their bootstrap
+        # sockets use the loopback interface (NCCL_SOCKET_IFNAME, NCCL docs; GLOO_SOCKET_IFNAME,
+        # torch.distributed docs).
+        NCCL_SOCKET_IFNAME = "lo";
+        GLOO_SOCKET_IFNAME = "lo";
         # VLLM_CACHE_ROOT defaults under XDG_CACHE_HOME (vllm/envs.py).
         VLLM_CACHE_ROOT = "${cache}/vllm";
         # Triton and TorchInductor JIT caches; their defaults are ~/.triton and /tmp, and /tmp
@@ -116,7 +121,8 @@ in
           inherit name;
           kind = "vllm";
           spec = inst.model;
-          environment = baseEnvironment name // hfEnvironment;
+          inherit (inst) environment huggingFaceTokenFile;
+          defaults = baseEnvironment name // hfEnvironment;
           args = [ ];
         };
       };
@@ -197,7 +203,8 @@ in
           inherit name;
           kind = "gguf";
           spec = inst.gguf.repo;
-          environment = baseEnvironment name // hfEnvironment;
+          inherit (inst) environment huggingFaceTokenFile;
+          defaults = baseEnvironment name // hfEnvironment;
           args = [ link ];
         };
       };
@@ -240,7 +247,9 @@ in
           inherit name;
           kind = "ollama";
           spec = inst.model;
-          environment = baseEnvironment name // {
+          inherit (inst) environment;
+          huggingFaceTokenFile = null;
+          defaults = baseEnvironment name // {
             OLLAMA_MODELS = models;
           };
           args = [ ];
