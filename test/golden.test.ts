@@ -132,6 +132,7 @@ describe.skipIf(skipNix).each(hostCases)("end to end $name: golden build sets + 
           units = lib.mapAttrs (n: s: { inherit (s) environment after requires; ExecStart = s.serviceConfig.ExecStart; }) c.systemd.services;
           firewall = c.networking.firewall.extraCommands;
           rayEnvs = lib.mapAttrs (_: set: if set ? ray-env then { path = "\${set.ray-env}"; inherit (set.ray-env.args) packages; } else null) pkgs.hwflake;
+          sockets = lib.mapAttrs (n: s: s.listenStreams) c.systemd.sockets;
           launchers = lib.mapAttrs launcherText c.services.hwflake.instances;
           packages = lib.mapAttrs (_: set: lib.mapAttrs (n: p: { path = "\${p}"; args = p.args or null; env = p.env or null; }) (removeAttrs set [ "pkgs" "ray-env" ])) pkgs.hwflake;
           setConfigs = lib.mapAttrs (_: set: { inherit (set.pkgs.config) cudaSupport rocmSupport cudaCapabilities; clr = set.pkgs.rocmPackages.clr.localGpuTargets or null; }) pkgs.hwflake;
@@ -152,6 +153,7 @@ describe.skipIf(skipNix).each(hostCases)("end to end $name: golden build sets + 
       units: Record<string, { environment: Record<string, string>; after: string[]; requires: string[]; ExecStart: string }>;
       firewall: string;
       rayEnvs: Record<string, { path: string; packages: string[] } | null>;
+      sockets: Record<string, string[]>;
       launchers: Record<string, string | null>;
       packages: Record<string, Record<string, { path: string; args: Record<string, unknown> | null; env: Record<string, string> | null }>>;
       setConfigs: Record<string, { cudaSupport: boolean; rocmSupport: boolean; cudaCapabilities: string[]; clr: string[] | null }>;
@@ -172,12 +174,22 @@ describe.skipIf(skipNix).each(hostCases)("end to end $name: golden build sets + 
       if (launcher) expect(launcher).toContain(`exec ${pkgPath}/bin/`);
       else expect(args[0]!.startsWith(`${pkgPath}/bin/`), args[0]).toBe(true);
       for (const [k, v] of Object.entries(inst.environment)) expect(unit!.environment[k]).toBe(v);
+      // The listen address is the proxy socket's; the server listens on its own namespace's
+      // loopback, on the same port.
+      // A server on the host's network (a Ray driver) listens on its address itself, unproxied.
+      const bracketed = inst.listen.includes(":") ? `[${inst.listen}]` : inst.listen;
+      if (inst.network === "host") expect(r.sockets[`hwflake-${inst.name}-proxy`]).toBeUndefined();
+      else expect(r.sockets[`hwflake-${inst.name}-proxy`]).toEqual([`${bracketed}:${inst.port}`]);
       if (inst.engine !== "ollama") {
         expect(args[args.indexOf("--port") + 1]).toBe(String(inst.port));
-        expect(args[args.indexOf("--host") + 1]).toBe(inst.listen);
+        expect(args[args.indexOf("--host") + 1]).toBe(inst.network === "host" ? inst.listen : "127.0.0.1");
         // The planner's extra arguments reach the engine, in order.
         expect(args.slice(args.length - inst.extraArgs.length)).toEqual(inst.extraArgs);
-      } else expect(unit!.environment.OLLAMA_HOST).toBe(`${inst.listen}:${inst.port}`);
+      } else {
+        // Ollama binds 0.0.0.0 in its namespace for a listener beyond loopback (its Host check).
+        const inner = ["127.0.0.1", "::1", "localhost"].includes(inst.listen) ? "127.0.0.1" : "0.0.0.0";
+        expect(unit!.environment.OLLAMA_HOST).toBe(`${inner}:${inst.port}`);
+      }
       if (inst.apiKeyFile) expect(unit!.ExecStart).not.toContain(inst.apiKeyFile);
     }
   });

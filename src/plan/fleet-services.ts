@@ -159,6 +159,8 @@ function planService(s: FleetService, i: number, spec: FleetSpec, hosts: Readonl
     gpuVendor: head.gpuVendor,
     engineDecision: { value: "vllm", reason, sources: [SRC.vllmMultiNode, SRC.vllmRayAddress] },
     pinning: null,
+    // The Ray driver talks to the cluster's other nodes.
+    network: "host",
   };
   out.services.push({
     name: s.name,

@@ -152,6 +152,11 @@ export interface Instance {
   readonly engineDecision: Decision<Engine>;
   /** The device-pinning decision. */
   readonly pinning: Decision<{ readonly [name: string]: string }> | null;
+  /**
+   * "host" when the server must reach other hosts (the vLLM server of a service on Ray), so it
+   * keeps the host's network; absent: its own network namespace behind a socket proxy.
+   */
+  readonly network?: "host";
   /** CPU instances: cores, NUMA memory and tuning (src/plan/cpu-serving.ts); absent or null otherwise. */
   readonly cpu?: CpuPlacement | null;
   /**

@@ -20,7 +20,12 @@ export function readmeContext(fleet: FleetPlan, hwflakeUrl: string | null): obje
   const one = fleet.hosts.length === 1;
   const first = fleet.hosts[0]!;
   const outputs = [...new Set(fleet.buildSets.flatMap((s) => s.packages.map((p) => outputName(s.name, p.engine))))].sort(compareCodePoints);
-  const buildCommands = ["nix flake check", ...outputs.map((o) => `nix build .#${o}`)].join("\n");
+  // `nix flake check` would also run the VM checks, which need KVM: evaluate everything here,
+  // and run the VM checks where KVM is (CI).
+  const vmChecks = fleet.hosts
+    .filter((h) => h.instances.some((i) => i.backend === "cpu"))
+    .map((h) => `nix build .#checks.${h.system}.vm-${h.host}   # needs KVM: runs the CPU instances in a VM`);
+  const buildCommands = ["nix flake check --no-build", ...outputs.map((o) => `nix build .#${o}`), ...vmChecks].join("\n");
   const input = nixAttrName(`${fleet.name}-llm`);
   const module = one ? "default" : "<host>";
   const flakeUsage = [

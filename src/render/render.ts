@@ -170,6 +170,13 @@ function flakeContext(fleet: FleetPlan, hwflakeUrl: string | null, nixpkgsUrl: s
           // Path literals are code; host names were checked against SAFE_HOST above.
           module: nixExpr(`./${hostPath(h.host)}`),
           units: hostUnits(fleet, h),
+          // The VM check (modules/vm-test.nix) runs the CPU instances and switches the others off.
+          cpuInstances: hostInstances(fleet, h)
+            .filter((i) => i.backend === "cpu")
+            .map((i) => i.name),
+          otherInstances: hostInstances(fleet, h)
+            .filter((i) => i.backend !== "cpu")
+            .map((i) => i.name),
         },
       ]),
     ),
@@ -316,6 +323,7 @@ function hostContext(host: string, instances: readonly Instance[], services: rea
       environment: i.environment,
       extraArgs: i.extraArgs,
       apiKeyFile: i.apiKeyFile,
+      network: i.network ?? null,
     })),
   };
 }

@@ -79,7 +79,7 @@ describe.skipIf(skipNix)("flake.nix", () => {
          { services.hwflake.instances.x = { engine = "llama-cpp"; gguf.repo = "a/b"; port = 8080; }; }
        ]).config.systemd.services`,
     );
-    expect(units).toEqual(["hwflake-x"]);
+    expect(units).toEqual(["hwflake-x", "hwflake-x-fetch", "hwflake-x-proxy"]);
   });
 
   it.each(SYSTEMS)("packages.%s.default is the CLI built with buildNpmPackage + importNpmLock", (system) => {

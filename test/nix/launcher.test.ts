@@ -63,7 +63,7 @@ describe.skipIf(skipNix)("the module library under system-manager and NixOS", ()
     const sm = units(SYSTEM_MANAGER, gpuHost);
     const nixos = units(NIXOS, gpuHost.replace('nixpkgs.hostPlatform = "x86_64-linux";', ""));
     expect(sm.failedAssertions).toEqual([]);
-    expect(Object.keys(sm.units).sort()).toEqual(["hwflake-chat", "hwflake-coder"]);
+    expect(Object.keys(sm.units).sort()).toEqual(["hwflake-chat", "hwflake-chat-fetch", "hwflake-chat-proxy", "hwflake-coder", "hwflake-coder-fetch", "hwflake-coder-proxy"]);
     expect(sm.units).toEqual(nixos.units);
   });
 
@@ -169,6 +169,16 @@ interface Evaluated {
   environment: Record<string, string>;
 }
 
+/** A stand-in Python for the model download: records its argv and environment, downloads nothing. */
+function fakePython(): string {
+  const dir = join(tmp, "fake-python");
+  if (!existsSync(dir)) {
+    mkdirSync(join(dir, "bin"), { recursive: true });
+    writeFileSync(join(dir, "bin", "python3"), `#!/bin/bash\nprintf '%s\\0' "$@" > ${join(tmp, "fetch-argv")}\n/usr/bin/env -0 > ${join(tmp, "fetch-env")}\n`, { mode: 0o755 });
+  }
+  return dir;
+}
+
 /** Evaluate instance `inst` (Nix attrset text, package = the stand-in) and return its launcher text and unit. */
 function evalInstance(name: string, inst: string, pkgDir: string): Evaluated {
   const pkg = `{ type = "derivation"; name = "fake"; outPath = ${nixStr(pkgDir)}; }`;
@@ -176,7 +186,8 @@ function evalInstance(name: string, inst: string, pkgDir: string): Evaluated {
     SYSTEM_MANAGER,
     `{ nixpkgs.hostPlatform = "x86_64-linux"; services.hwflake.instances.${name} = ${inst} // { package = ${pkg}; }; }`,
     `{ launcher = c.services.hwflake.instances.${name}.launcher.text; execStart = c.systemd.services.hwflake-${name}.serviceConfig.ExecStart; environment = c.systemd.services.hwflake-${name}.environment; }`,
-    `{ coreutils = { type = "derivation"; name = "coreutils"; outPath = ${nixStr(fakeCoreutils())}; }; }`,
+    `{ coreutils = { type = "derivation"; name = "coreutils"; outPath = ${nixStr(fakeCoreutils())}; };
+       python3 = { withPackages = _: { type = "derivation"; name = "python3-env"; outPath = ${nixStr(fakePython())}; }; }; }`,
   ) as Evaluated;
 }
 
@@ -228,13 +239,22 @@ describe.skipIf(skipNix)("launchers (apps): run for real against a stand-in serv
   /** The unit's argv, with systemd's own ${CREDENTIALS_DIRECTORY} expanded the way the launcher sets it. */
   const unitArgv = (credentials: string) => argv(coder.execStart).map((a) => a.replace("${CREDENTIALS_DIRECTORY}", credentials));
 
-  it("runs the unit's executable with exactly the unit's arguments, in its state folder", () => {
+  it("fetches the model as the fetch unit would, then runs the unit's executable with the unit's arguments, in its state folder", () => {
     const r = launch(coder.launcher, out, [], dirs);
     expect(r.stderr).toBe("");
     expect(r.status).toBe(0);
-    expect([join(pkg, "bin", "llama-server"), ...r.argv]).toEqual(unitArgv(join(state, "credentials")));
+    // The unit listens on its namespace's loopback behind the socket proxy; in the foreground
+    // there is no proxy, so the server binds the instance's own address. The model the unit's
+    // fetch puts in its cache folder is in the launcher's.
+    const want = unitArgv(join(state, "credentials")).map((a, i, all) =>
+      all[i - 1] === "--host" ? "0.0.0.0" : a.replace("/var/cache/hwflake-coder", cache),
+    );
+    expect([join(pkg, "bin", "llama-server"), ...r.argv]).toEqual(want);
     expect(r.argv).toContain(hostile);
     expect(r.cwd).toBe(state);
+    const fetchArgv = readFileSync(join(tmp, "fetch-argv"), "utf8").slice(0, -1).split("\0");
+    expect(fetchArgv.slice(1)).toEqual(["gguf", "Qwen/Qwen2.5-Coder-7B-Instruct-GGUF:Q4_K_M", join(cache, "model.gguf")]);
+    expect(readFileSync(join(tmp, "fetch-env"), "utf8").split("\0")).toContain(`HWFLAKE_FETCHED=${join(cache, "hwflake-fetched")}`);
   });
 
   it("has exactly the unit's environment, its folders moved to the launcher's, plus the credentials folder and PATH", () => {

@@ -5,7 +5,7 @@
  * each server really receives.
  */
 import { describe, expect, it } from "vitest";
-import { nixEvalError, nixEvalJson, skipNix } from "../helpers/nix.js";
+import { REPO_ROOT, nixEvalError, nixEvalJson, skipNix } from "../helpers/nix.js";
 import { join } from "node:path";
 import { evalHost, evalHostError, instances, nixPath, nixStr, SUPPORT_DIR, withEval } from "./support/eval.js";
 import { argv, parseExecStart } from "./support/systemd.js";
@@ -17,6 +17,7 @@ interface Service {
   after: string[];
   wants: string[];
   bindsTo: string[];
+  requires: string[];
   environment: Record<string, string>;
   serviceConfig: ServiceConfig;
 }
@@ -73,6 +74,9 @@ const BASELINE: ServiceConfig = {
   Restart: "on-failure",
 };
 
+/** Helper units (fetch, proxy) carry the same sandbox; the restart policy is the server's. */
+const { Restart: _restart, ...HELPER_BASELINE } = BASELINE;
+
 const NVIDIA_DEVICES = ["char-nvidiactl", "char-nvidia-caps", "char-nvidia-frontend", "char-nvidia-uvm", "char-drm"];
 
 describe.skipIf(skipNix)("services.hwflake units", () => {
@@ -88,7 +92,7 @@ describe.skipIf(skipNix)("services.hwflake units", () => {
           environment.ROCR_VISIBLE_DEVICES = "GPU-0e54792172da5eeb";
         };`),
     );
-    expect(Object.keys(s)).toEqual(["hwflake-rocm"]);
+    expect(Object.keys(s).sort()).toEqual(["hwflake-rocm", "hwflake-rocm-fetch", "hwflake-rocm-proxy"]);
     const u = s["hwflake-rocm"]!;
     expect(execArgv(u)).toEqual([
       `${p["llama-cpp"]}/bin/llama-server`,
@@ -96,10 +100,18 @@ describe.skipIf(skipNix)("services.hwflake units", () => {
       "127.0.0.1",
       "--port",
       "8081",
-      "-hf",
-      "ggml-org/gemma-3-1b-it-GGUF:Q4_K_M",
+      // gguf.repo is downloaded by hwflake-rocm-fetch and linked here; the server stays offline.
+      "-m",
+      "/var/cache/hwflake-rocm/model.gguf",
       "--alias",
       "rocm",
+    ]);
+    expect(u.requires).toEqual(["hwflake-rocm-fetch.service"]);
+    expect(u.after).toEqual(["hwflake-rocm-fetch.service"]);
+    expect(argv(String(s["hwflake-rocm-fetch"]!.serviceConfig.ExecStart)).slice(2)).toEqual([
+      "gguf",
+      "ggml-org/gemma-3-1b-it-GGUF:Q4_K_M",
+      "/var/cache/hwflake-rocm/model.gguf",
     ]);
     expect(u.environment).toMatchObject({
       ROCR_VISIBLE_DEVICES: "GPU-0e54792172da5eeb",
@@ -120,8 +132,9 @@ describe.skipIf(skipNix)("services.hwflake units", () => {
     });
     expect(u.serviceConfig.LoadCredential).toBeUndefined();
     expect(u.wantedBy).toEqual(["multi-user.target"]);
-    expect(u.after).toContain("network-online.target");
-    expect(u.wants).toContain("network-online.target");
+    // No network for the server: the download has its own unit.
+    expect(u.wants).toEqual([]);
+    expect(u.serviceConfig).toMatchObject({ PrivateNetwork: true, IPAddressDeny: "any", IPAddressAllow: "localhost" });
     expect(u.serviceConfig.SystemCallFilter).toEqual(expect.arrayContaining(["@system-service", "~@privileged"]));
   });
 
@@ -235,66 +248,73 @@ describe.skipIf(skipNix)("services.hwflake units", () => {
     expect(s["hwflake-cpu"]!.serviceConfig.ProcSubset).toBe("pid");
   });
 
-  it("ollama: serve with OLLAMA_HOST, and a hardened pull unit bound to the server", () => {
+  it("ollama: serve on the namespace's loopback, a fetch unit for the model, a socket on the listen address", () => {
     const p = pkgs();
-    const r = evalHost<{ s: Services }>(
+    const r = evalHost<{ s: Services; sockets: Record<string, { listenStreams: string[]; socketConfig: ServiceConfig }> }>(
       instances(`
         chat = { engine = "ollama"; model = "llama3.2:3b"; host = "0.0.0.0"; port = 11434; gpu = "amd"; };`),
-      `{ s = c.systemd.services; }`,
+      `{ s = c.systemd.services; sockets = c.systemd.sockets; }`,
     );
-    expect(Object.keys(r.s).sort()).toEqual(["hwflake-chat", "hwflake-chat-pull"]);
+    expect(Object.keys(r.s).sort()).toEqual(["hwflake-chat", "hwflake-chat-fetch", "hwflake-chat-proxy"]);
     const server = r.s["hwflake-chat"]!;
     expect(execArgv(server)).toEqual([`${p.ollama}/bin/ollama`, "serve"]);
     expect(server.environment).toMatchObject({
+      // Beyond loopback, Ollama binds every address of its namespace (only loopback is
+      // there), so its Host-header check lets the proxied clients in.
       OLLAMA_HOST: "0.0.0.0:11434",
       OLLAMA_MODELS: "/var/cache/hwflake-chat/models",
       HOME: "/var/lib/hwflake-chat",
     });
-    expect(server.serviceConfig).toMatchObject({ ...BASELINE, MemoryDenyWriteExecute: true, PrivateDevices: false });
+    expect(server.serviceConfig).toMatchObject({ ...BASELINE, MemoryDenyWriteExecute: true, PrivateDevices: false, PrivateNetwork: true });
+    expect(r.sockets["hwflake-chat-proxy"]!.listenStreams).toEqual(["0.0.0.0:11434"]);
 
-    const pull = r.s["hwflake-chat-pull"]!;
-    expect(pull.description).toBe("Pull llama3.2:3b for hwflake instance chat");
-    expect(pull.bindsTo).toEqual(["hwflake-chat.service"]);
-    expect(pull.after).toEqual(["hwflake-chat.service"]);
-    expect(pull.wantedBy).toEqual(["hwflake-chat.service"]);
-    // A wildcard listen address is reached through loopback.
-    expect(pull.environment.OLLAMA_HOST).toBe("127.0.0.1:11434");
-    const pullArgs = execArgv(pull);
-    expect(pullArgs.slice(1)).toEqual(["llama3.2:3b"]);
-    expect(pull.serviceConfig).toMatchObject({
-      ...BASELINE,
-      Restart: "on-failure",
+    const fetch = r.s["hwflake-chat-fetch"]!;
+    expect(fetch.description).toBe("Download the model of hwflake instance chat");
+    expect(server.requires).toEqual(["hwflake-chat-fetch.service"]);
+    expect(fetch.environment).toMatchObject({ OLLAMA_MODELS: "/var/cache/hwflake-chat/models" });
+    expect(argv(String(fetch.serviceConfig.ExecStart)).slice(2)).toEqual(["ollama", "llama3.2:3b"]);
+    expect(fetch.serviceConfig).toMatchObject({
+      ...HELPER_BASELINE,
       Type: "oneshot",
+      User: "hwflake-chat",
       PrivateDevices: true,
       MemoryDenyWriteExecute: true,
     });
-    expect(pull.serviceConfig.DeviceAllow ?? []).toEqual([]);
-    expect(pull.serviceConfig.SupplementaryGroups ?? []).toEqual([]);
+    expect(fetch.serviceConfig.DeviceAllow ?? []).toEqual([]);
+    expect(fetch.serviceConfig.SupplementaryGroups ?? []).toEqual([]);
   });
 
-  it("ollama pull script waits for the server, then pulls $1", () => {
-    const p = pkgs();
-    const r = evalHost<{ exec: string; script: string; text: string }>(
-      instances(`chat = { engine = "ollama"; model = "m"; port = 11434; };`),
-      `let e = engines.ollama "chat" c.services.hwflake.instances.chat; in
-        { exec = c.systemd.services.hwflake-chat-pull.serviceConfig.ExecStart;
-          script = "\${e.scripts.pull}"; text = e.scripts.pull.text; }`,
+  it("the proxy joins the server's network namespace and forwards to its loopback", () => {
+    const r = evalHost<{ s: Services; u: Record<string, Record<string, unknown>> }>(
+      instances(`v6 = { engine = "llama-cpp"; gguf.file = "/m.gguf"; host = "::"; port = 8080; allowedClients = [ "fd00::/8" ]; };`),
+      `{ s = c.systemd.services; u = lib.mapAttrs (_: s: s.unitConfig) c.systemd.services; }`,
     );
-    expect(argv(r.exec)).toEqual([r.script, "m"]);
-    expect(r.text).toContain(`until ${p.ollama}/bin/ollama list`);
-    expect(r.text).toContain(`exec ${p.ollama}/bin/ollama pull "$1"`);
-    expect(r.text.indexOf("ollama list")).toBeLessThan(r.text.indexOf("ollama pull"));
+    const proxy = r.s["hwflake-v6-proxy"]!;
+    expect(argv(String(proxy.serviceConfig.ExecStart)).slice(1)).toEqual(["127.0.0.1:8080"]);
+    expect(r.u["hwflake-v6-proxy"]).toEqual({ JoinsNamespaceOf: "hwflake-v6.service" });
+    expect(proxy.bindsTo).toEqual(["hwflake-v6.service"]);
+    expect(proxy.serviceConfig).toMatchObject({ ...HELPER_BASELINE, PrivateNetwork: true, PrivateDevices: true });
+    // A local file needs no fetch unit.
+    expect(Object.keys(r.s).sort()).toEqual(["hwflake-v6", "hwflake-v6-proxy"]);
   });
 
-  it("IPv6 wildcard: server gets [::]:port, the pull client [::1]:port", () => {
-    const s = services(instances(`v6 = { engine = "ollama"; model = "m"; host = "::"; port = 11434; };`));
-    expect(s["hwflake-v6"]!.environment.OLLAMA_HOST).toBe("[::]:11434");
-    expect(s["hwflake-v6-pull"]!.environment.OLLAMA_HOST).toBe("[::1]:11434");
+  it("IPv6 wildcard and scope ids: the socket gets [::]:port, `%` is escaped for systemd", () => {
+    const r = evalHost<Record<string, { listenStreams: string[]; socketConfig: ServiceConfig }>>(
+      instances(`
+        v6 = { engine = "ollama"; model = "m"; host = "::"; port = 11434; allowedClients = [ "fd00::/8" ]; };
+        ll = { engine = "ollama"; model = "m"; host = "fe80::1%eth0"; port = 11435; };`),
+      "c.systemd.sockets",
+    );
+    expect(r["hwflake-v6-proxy"]!.listenStreams).toEqual(["[::]:11434"]);
+    expect(r["hwflake-v6-proxy"]!.socketConfig).toMatchObject({ IPAddressDeny: "any", IPAddressAllow: ["localhost", "fd00::/8"] });
+    expect(r["hwflake-ll-proxy"]!.listenStreams).toEqual(["[fe80::1%%eth0]:11435"]);
+    // A link-local listener without allowedClients is not IP-restricted.
+    expect(r["hwflake-ll-proxy"]!.socketConfig.IPAddressDeny).toBeUndefined();
   });
 
-  it("ollama without a model has no pull unit (and fails an assertion)", () => {
+  it("ollama without a model has no fetch unit (and fails an assertion)", () => {
     const host = instances(`bare = { engine = "ollama"; port = 11434; };`);
-    expect(Object.keys(services(host))).toEqual(["hwflake-bare"]);
+    expect(Object.keys(services(host)).sort()).toEqual(["hwflake-bare", "hwflake-bare-proxy"]);
     expect(failed(host)).toHaveLength(1);
   });
 
@@ -312,7 +332,7 @@ describe.skipIf(skipNix)("services.hwflake units", () => {
         on = { engine = "llama-cpp"; gguf.repo = "a/b"; port = 8000; };`),
       `{ s = c.systemd.services; ports = c.networking.firewall.allowedTCPPorts; failed = failedAssertions; }`,
     );
-    expect(Object.keys(r.s)).toEqual(["hwflake-on"]);
+    expect(Object.keys(r.s).sort()).toEqual(["hwflake-on", "hwflake-on-fetch", "hwflake-on-proxy"]);
     expect(r.ports).toEqual([]);
     expect(r.failed).toEqual([]);
   });
@@ -385,11 +405,6 @@ describe.skipIf(skipNix)("services.hwflake assertions", () => {
       ],
     },
     {
-      name: "a relative gguf.file",
-      body: `l = { engine = "llama-cpp"; port = 8080; gguf.file = "models/m.gguf"; };`,
-      want: ['services.hwflake.instances.l: `gguf.file` must be an absolute path on the target, got "models/m.gguf".'],
-    },
-    {
       name: "ollama with an API key",
       body: `o = { engine = "ollama"; model = "m"; port = 11434; apiKeyFile = "/run/secrets/k"; };`,
       want: [
@@ -404,12 +419,19 @@ describe.skipIf(skipNix)("services.hwflake assertions", () => {
       ],
     },
     {
-      name: "an instance named like another's pull unit",
+      name: "an instance named like another's helper unit",
       body: `
         o = { engine = "ollama"; model = "m"; port = 11434; };
-        o-pull = { engine = "llama-cpp"; gguf.repo = "a/b"; port = 8080; };`,
+        o-fetch = { engine = "llama-cpp"; gguf.file = "/m.gguf"; port = 8080; };`,
       want: [
-        "services.hwflake.instances.o: its model-pull unit hwflake-o-pull has the same name as the service of instance o-pull; rename one of them.",
+        "services.hwflake.instances.o: its helper units hwflake-o-fetch have the names of other instances' services; rename one of them.",
+      ],
+    },
+    {
+      name: "a host name where systemd needs an address",
+      body: `h = { engine = "llama-cpp"; gguf.file = "/m.gguf"; host = "gpu-box.lan"; port = 8080; };`,
+      want: [
+        'services.hwflake.instances.h: `host` must be an IP address, `localhost` or "" (every interface): systemd binds the listening socket and resolves no names; got "gpu-box.lan".',
       ],
     },
   ];
@@ -539,10 +561,11 @@ describe.skipIf(skipNix)("ExecStart escaping", () => {
     "ünïcödé/模型",
   ];
 
-  it("every nasty model name reaches vllm as exactly one unchanged argument", () => {
-    const body = nasty.map((m, i) => `m${i} = { engine = "vllm"; model = ${nixStr(m)}; port = ${9000 + i}; };`).join("\n");
+  it("every nasty single-line model name reaches vllm as exactly one unchanged argument", () => {
+    const accepted = nasty.filter((m) => !/[\n\t]/.test(m));
+    const body = accepted.map((m, i) => `m${i} = { engine = "vllm"; model = ${nixStr(m)}; port = ${9000 + i}; };`).join("\n");
     const s = services(instances(body));
-    nasty.forEach((m, i) => {
+    accepted.forEach((m, i) => {
       const words = parseExecStart(String(s[`hwflake-m${i}`]!.serviceConfig.ExecStart));
       expect(words[2]).toEqual({ text: m, expansions: [] });
       expect(words).toHaveLength(9);
@@ -587,7 +610,7 @@ describe.skipIf(skipNix)("module library shape", () => {
     );
     expect(r.top).toEqual(["buildSets", "doctor", "hostDriver", "instances", "loadBalancers", "ray"]);
     expect(r.inst.sort()).toEqual(
-      ["apiKeyFile", "cpu", "enable", "engine", "environment", "extraArgs", "gguf", "gpu", "host", "launcher", "model", "openFirewall", "package", "port", "servedModelName"].sort(),
+      ["allowedClients", "apiKeyFile", "cpu", "enable", "engine", "environment", "extraArgs", "gguf", "gpu", "host", "huggingFaceTokenFile", "launcher", "model", "network", "openFirewall", "package", "port", "servedModelName"].sort(),
     );
   });
 
@@ -601,5 +624,93 @@ describe.skipIf(skipNix)("module library shape", () => {
       `lib.mapAttrs (_: i: "\${i.package}") c.services.hwflake.instances`,
     );
     expect(r).toEqual({ a: p.vllm, b: p["llama-cpp"], c: p.ollama });
+  });
+});
+
+describe.skipIf(skipNix)("readiness, restarts and secrets", () => {
+  const host = instances(`
+    v = { engine = "vllm"; model = "Qwen/Qwen3-8B"; port = 8000; apiKeyFile = "/run/secrets/v"; };
+    l = { engine = "llama-cpp"; gguf.file = "/m.gguf"; port = 8001; apiKeyFile = "/run/secrets/l"; };
+    o = { engine = "ollama"; model = "m"; port = 8002; };`);
+
+  it.each([
+    ["v", "/health", "1h"],
+    ["l", "/health", "15min"],
+    ["o", "/api/version", "5min"],
+  ])("%s: active only when %s answers on its loopback, within %s", (n, path, timeout) => {
+    const r = evalHost<{ s: Service; unit: ServiceConfig; script: string; text: string }>(
+      host,
+      `let ready = import ${nixPath(join(REPO_ROOT, "modules", "readiness.nix"))} { inherit pkgs; } "${n}"; in
+       { s = c.systemd.services.hwflake-${n}; unit = c.systemd.services.hwflake-${n}.unitConfig; script = "\${ready}"; text = ready.text; }`,
+    );
+    const port = { v: 8000, l: 8001, o: 8002 }[n]!;
+    expect(argv(String(r.s.serviceConfig.ExecStartPost))).toEqual([r.script, `http://127.0.0.1:${port}${path}`]);
+    expect(r.text).toContain(`curl --silent --fail --max-time 5 --output /dev/null "$url"`);
+    expect(r.text).toContain(`kill -0 "$MAINPID"`);
+    expect(r.s.serviceConfig).toMatchObject({
+      Type: "exec",
+      TimeoutStartSec: timeout,
+      Restart: "on-failure",
+      RestartSec: "10s",
+      RestartSteps: 5,
+      RestartMaxDelaySec: "10min",
+    });
+    expect(r.unit).toEqual({ StartLimitBurst: 5, StartLimitIntervalSec: "1h" });
+  });
+
+  it("units that load a key have no core dumps; the key path is only in LoadCredential", () => {
+    const s = services(host);
+    for (const n of ["v", "l"]) {
+      const u = s[`hwflake-${n}`]!;
+      expect(u.serviceConfig.LimitCORE).toBe(0);
+      expect(u.serviceConfig.LoadCredential).toBe(`api-key:/run/secrets/${n}`);
+      const rest = JSON.stringify({ ...u, serviceConfig: { ...u.serviceConfig, LoadCredential: null } });
+      expect(rest).not.toContain("/run/secrets");
+    }
+    expect(s["hwflake-o"]!.serviceConfig.LimitCORE).toBeUndefined();
+    // The fetch units never see the key.
+    expect(s["hwflake-v-fetch"]!.serviceConfig.LoadCredential).toBeUndefined();
+  });
+
+  it("the server is offline; only its fetch unit has the network", () => {
+    const s = services(host);
+    expect(s["hwflake-v"]!.environment).toMatchObject({ HF_HUB_OFFLINE: "1", VLLM_HOST_IP: "127.0.0.1" });
+    // A loopback Ollama keeps its own Host-header check: it listens on loopback.
+    expect(s["hwflake-o"]!.environment.OLLAMA_HOST).toBe("127.0.0.1:8002");
+    expect(s["hwflake-v"]!.serviceConfig).toMatchObject({ PrivateNetwork: true, IPAddressDeny: "any", IPAddressAllow: "localhost" });
+    const fetch = s["hwflake-v-fetch"]!;
+    expect(fetch.serviceConfig.PrivateNetwork).toBeUndefined();
+    expect(fetch.serviceConfig.IPAddressDeny).toBeUndefined();
+    expect(fetch.environment.HF_HUB_OFFLINE).toBeUndefined();
+    expect(fetch.wants).toEqual(["network-online.target"]);
+    // Same dynamic user, same cache.
+    expect(fetch.serviceConfig).toMatchObject({ User: "hwflake-v", CacheDirectory: "hwflake-v", TimeoutStartSec: "infinity" });
+    expect(s["hwflake-v"]!.serviceConfig).toMatchObject({ User: "hwflake-v", CacheDirectory: "hwflake-v" });
+  });
+
+  it("a multi-line value that reaches a hwflake unit some other way fails the construction assertion", () => {
+    const f = evalHost<string[]>(
+      `{ imports = [ (${host}) ]; systemd.services.hwflake-l.serviceConfig.Nice = "1\\nUser=root"; }`,
+      "failedAssertions",
+    );
+    expect(f).toEqual(["systemd unit hwflake-l: Nice would span lines or carry a control character; hwflake refuses to write it."]);
+  });
+});
+
+describe.skipIf(skipNix)("fetch units", () => {
+  it("get the instance's environment and, only they, the Hugging Face token as a credential", () => {
+    const s = services(
+      instances(`g = { engine = "vllm"; model = "meta-llama/Llama-3.1-8B"; port = 8000;
+        huggingFaceTokenFile = "/run/secrets/hf"; environment.HF_ENDPOINT = "https://hf-mirror.example"; };`),
+    );
+    const fetch = s["hwflake-g-fetch"]!;
+    expect(fetch.serviceConfig.LoadCredential).toBe("hf-token:/run/secrets/hf");
+    expect(fetch.environment).toMatchObject({
+      HF_TOKEN_PATH: "/run/credentials/hwflake-g-fetch.service/hf-token",
+      HF_ENDPOINT: "https://hf-mirror.example",
+      HF_HOME: "/var/cache/hwflake-g/huggingface",
+    });
+    expect(JSON.stringify(s["hwflake-g"])).not.toContain("/run/secrets/hf");
+    expect(s["hwflake-g"]!.environment.HF_TOKEN_PATH).toBeUndefined();
   });
 });

@@ -39,8 +39,14 @@ describe.skipIf(skipNix)("services.hwflake.ray", () => {
     expect(argv(r.units["hwflake-ray-big"]!.ExecStart)).toContain("--address=10.0.0.1:6379");
   });
   it("on the head, the vLLM server starts after and with the Ray head", () => {
-    const r = evalHost<{ units: Record<string, Unit> }>(node("head", `services.hwflake.instances.big = { engine = "vllm"; model = "m/m"; port = 9000; };`), select);
-    expect(r.units["hwflake-big"]).toMatchObject({ after: expect.arrayContaining(["hwflake-ray-big.service"]), requires: ["hwflake-ray-big.service"] });
+    const r = evalHost<{ units: Record<string, Unit> }>(
+      node("head", `services.hwflake.instances.big = { engine = "vllm"; model = "m/m"; host = "0.0.0.0"; port = 9000; network = "host"; };`),
+      select,
+    );
+    expect(r.units["hwflake-big"]).toMatchObject({ after: expect.arrayContaining(["hwflake-ray-big.service"]), requires: expect.arrayContaining(["hwflake-ray-big.service"]) });
+    // It reaches the cluster: no private network namespace, no loopback-only NCCL, no proxy.
+    expect(r.units["hwflake-big"]!.environment).not.toHaveProperty("NCCL_SOCKET_IFNAME");
+    expect(r.units["hwflake-big-proxy"]).toBeUndefined();
   });
   it("the iptables firewall accepts TCP from the peers only", () => {
     const r = evalHost<{ iptables: string; nft: string }>(node("head"), select);

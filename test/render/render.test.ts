@@ -344,7 +344,7 @@ in ${select}`;
           nixosModules = builtins.attrNames outputs.nixosModules;
           packages = builtins.mapAttrs (_: builtins.attrNames) outputs.packages;
           apps = builtins.mapAttrs (_: builtins.mapAttrs (_: a: a.type)) outputs.apps;
-          checks = builtins.mapAttrs (_: c: builtins.mapAttrs (_: d: { inherit (d) name; units = builtins.attrNames (builtins.fromJSON d.text); }) c) outputs.checks;
+          checks = builtins.mapAttrs (_: c: builtins.mapAttrs (n: d: if lib.hasPrefix "vm-" n then { inherit (d) name; } else { inherit (d) name; units = builtins.attrNames (builtins.fromJSON d.text); }) c) outputs.checks;
         }`,
       )) as Record<string, unknown>;
       const system = plan.system;
@@ -361,6 +361,8 @@ in ${select}`;
               name: `hwflake-${plan.host}-units.json`,
               units: plan.instances.map((i) => `hwflake-${i.name}`).sort(),
             },
+            // The VM check exists for hosts with CPU instances.
+            ...(plan.instances.some((i) => i.backend === "cpu") ? { [`vm-${plan.host}`]: { name: `vm-test-run-hwflake-${plan.host}-cpu-instances` } } : {}),
           },
         },
       });
@@ -400,7 +402,7 @@ in ${select}`;
         failedAssertions: [],
         platform: plan.system,
         unitsEqualNixos: true,
-        units: ["hwflake-chat"],
+        units: ["hwflake-chat", "hwflake-chat-proxy"],
       });
       expect((got.execStart as string).startsWith(`${got.pkg as string}/bin/llama-server `)).toBe(true);
     });
@@ -464,6 +466,53 @@ in ${select}`;
       expect(flake).toContain(`${a.host}-chat = {`);
       expect(flake).toMatch(/other-[a-z]+ = \{/);
       expect(flake).not.toMatch(/^\s+default = \{\n\s+host = /m); // no systemConfigs.default in a fleet
+    });
+
+    it.each(FIXTURES)("%s: the VM check runs each CPU instance with a tiny model it builds, GPU instances off", async (_name, make) => {
+      const plan = make();
+      const cpu = plan.instances.filter((i) => i.backend === "cpu");
+      if (cpu.length === 0) return;
+      const got = (await evalFlake(
+        plan,
+        `let t = outputs.checks.${plan.system}.vm-${plan.host}; inst = t.nodes.machine.services.hwflake.instances; in {
+          failed = t.failedAssertions;
+          enabled = builtins.attrNames (lib.filterAttrs (_: i: i.enable) inst);
+          disabled = builtins.attrNames (lib.filterAttrs (_: i: !i.enable) inst);
+          models = lib.mapAttrs (_: i: { model = i.model; file = i.gguf.file; repo = i.gguf.repo; key = i.apiKeyFile; }) (lib.filterAttrs (_: i: i.enable) inst);
+          units = builtins.attrNames t.nodes.machine.systemd.services;
+          fetchExec = lib.mapAttrs (_: s: s.serviceConfig.ExecStart) (lib.filterAttrs (n: _: lib.hasSuffix "-fetch" n) t.nodes.machine.systemd.services);
+          script = t.testScript;
+          etc = builtins.attrNames t.nodes.machine.environment.etc;
+        }`,
+      )) as {
+        failed: string[];
+        enabled: string[];
+        disabled: string[];
+        models: Record<string, { model: string | null; file: string | null; repo: string | null; key: string | null }>;
+        units: string[];
+        fetchExec: Record<string, string>;
+        script: string;
+        etc: string[];
+      };
+      expect(got.failed).toEqual([]);
+      expect(got.enabled).toEqual(cpu.map((i) => i.name).sort());
+      expect(got.disabled).toEqual(plan.instances.filter((i) => i.backend !== "cpu").map((i) => i.name).sort());
+      expect(got.etc).toEqual(["hwflake-vm-test/key"]);
+      for (const i of cpu) {
+        const m = got.models[i.name]!;
+        // Built by the check: a store path (vLLM, llama.cpp) or the seeded Ollama tag; never a download.
+        if (i.engine === "llama-cpp") expect(m).toMatchObject({ model: null, file: expect.stringMatching(/-hwflake-tiny\.gguf$/), repo: null });
+        if (i.engine === "vllm") expect(m.model).toMatch(/-hwflake-tiny-hf$/);
+        if (i.engine === "ollama") {
+          expect(m.model).toBe("hwflake-tiny:latest");
+          expect(got.fetchExec[`hwflake-${i.name}-fetch`]).toMatch(/-hwflake-[a-z0-9-]+-seed$/);
+        } else {
+          expect(m.key).toBe("/etc/hwflake-vm-test/key");
+          expect(got.units).not.toContain(`hwflake-${i.name}-fetch`);
+        }
+        expect(got.script).toContain(`machine.wait_for_unit("hwflake-${i.name}.service", timeout=3600)`);
+        expect(got.script).toMatch(new RegExp(`curl --silent --fail -H 'Authorization: Bearer hwflake-vm-test-key' http://[^ ]+:${i.port}/v1/models`));
+      }
     });
 
     it("with --hwflake-url the flake evaluates against the hwflake input's module library", async () => {

@@ -25,7 +25,9 @@
       # Every host: its system, its generated module and the units its instances become.
       hosts = {
         l = {
+          cpuInstances = [ ];
           module = ./hosts/l.nix;
+          otherInstances = [ "coder" ];
           system = "x86_64-linux";
           units = [ "hwflake-coder" ];
         };
@@ -114,6 +116,26 @@
           "mkdir $out\n" + lib.concatMapStrings (u: "cp ${units.${u}.unit}/${u} $out/${u}\n") names
         );
       # --- end of launchers ------------------------------------------------------------------
+      # --- hwflake VM check (issue #9): vm-<host> ------------------------------------------
+      # A NixOS VM test (pkgs.testers.runNixOSTest) that starts every CPU instance of the host
+      # with a tiny model the check builds itself and asks each one for /v1/models. It needs
+      # KVM: run it in CI on a machine that has it (`nix build .#checks.<system>.vm-<host>`).
+      vmCheck =
+        name:
+        import (modules + "/vm-test.nix") {
+          pkgs = pkgsFor hosts.${name}.system;
+          inherit lib name;
+          hostModule = hostModule name;
+          inherit (hosts.${name}) cpuInstances otherInstances;
+        };
+      vmChecks =
+        names:
+        lib.listToAttrs (
+          map (name: lib.nameValuePair "vm-${name}" (vmCheck name)) (
+            builtins.filter (name: hosts.${name}.cpuInstances != [ ]) names
+          )
+        );
+      # --- end of the VM check ------------------------------------------------------------
     in
     {
       # Adds pkgs.hwflake.<set> (one package set per hardware class) and nothing else.
@@ -140,9 +162,12 @@
         };
       };
 
-      # One evaluation check per host, under the host's system: units-<host>.
+      # One evaluation check per host, under the host's system: units-<host>,
+      # and a VM test per host with CPU instances: vm-<host>.
       checks = lib.mapAttrs (
-        _: names: lib.listToAttrs (map (name: lib.nameValuePair "units-${name}" (unitsCheck name)) names)
+        _: names:
+        lib.listToAttrs (map (name: lib.nameValuePair "units-${name}" (unitsCheck name)) names)
+        // vmChecks names
       ) {
         x86_64-linux = [ "l" ];
       };

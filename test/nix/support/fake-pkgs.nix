@@ -29,7 +29,36 @@ in
   gperftools = drv "gperftools-2.17";
   stdenv.hostPlatform.system = "x86_64-linux";
 
+  curl = drv "curl-8.16.0";
+  jq = drv "jq-1.8.1";
+  systemd = drv "systemd-258.1";
+  python3 = drv "python3-3.13.7" // {
+    withPackages =
+      f:
+      drv "python3-3.13.7-env"
+      // {
+        # The Python packages the module library asks for, by their nixpkgs attribute names.
+        packages = map (p: p.pname) (
+          f (
+            lib.genAttrs [
+              "gguf"
+              "huggingface-hub"
+              "numpy"
+              "safetensors"
+              "tokenizers"
+              "torch"
+              "transformers"
+            ] (n: { pname = n; })
+          )
+        );
+      };
+  };
+
   writeShellScript = script;
+
+  # runCommand name env script: a derivation that keeps its build script, like the writers.
+  runCommand = name: env: text: script name text // { inherit env; };
+  writeText = script;
 
   writeShellApplication =
     {

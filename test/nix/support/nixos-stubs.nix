@@ -62,6 +62,25 @@ let
       };
     };
   };
+  # nixos/lib/systemd-unit-options.nix socketOptions: listenStreams and socketConfig.
+  socketModule = {
+    options = {
+      description = mkOption {
+        type = types.str;
+        default = "";
+      };
+      wantedBy = unitNames;
+      listenStreams = unitNames;
+      socketConfig = mkOption {
+        type = types.attrsOf unitValue;
+        default = { };
+      };
+      unitConfig = mkOption {
+        type = types.attrsOf unitValue;
+        default = { };
+      };
+    };
+  };
 in
 {
   options = {
@@ -223,6 +242,11 @@ in
         );
         default = { };
       };
+    };
+
+    systemd.sockets = mkOption {
+      type = types.attrsOf (types.submodule socketModule);
+      default = { };
     };
 
     networking.firewall.allowedTCPPorts = mkOption {

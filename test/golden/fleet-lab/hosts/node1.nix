@@ -29,6 +29,8 @@
           "ray"
         ];
         apiKeyFile = "/run/secrets/lab-big-key";
+        # It talks to the other members of its Ray cluster: the host's network, no proxy.
+        network = "host";
       };
     };
 

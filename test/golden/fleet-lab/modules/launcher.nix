@@ -50,6 +50,14 @@ let
           inherit (config) apiKeyFile;
           preflight = driver.preflight me config.gpu;
           coreutils = pkgs.coreutils;
+          fetch =
+            if engine.fetchCommand == null then
+              null
+            else
+              {
+                command = engine.fetchCommand;
+                environment = top.systemd.services."${me}-fetch".environment or { };
+              };
         }
       );
     };

@@ -3,14 +3,18 @@
 # few sandbox settings where engines differ. `inference.nix` adds the shared hardening.
 #
 # Every builder takes the instance name and its evaluated options and returns
-#   { executable; args; environment; serviceConfig; extraSyscalls; launcher; scripts; extraUnits; }
+#   { executable; args; environment; serviceConfig; extraSyscalls; launcher; scripts; extraUnits;
+#     fetchUnit; fetchCommand; healthPath; startTimeout; }
 # where `launcher` is the wrapper script (or null), `scripts` every generated script by role
-# (for inspection), and `extraUnits` helper units keyed by their full unit name; those get
-# the CPU-only hardening from inference.nix.
+# (for inspection), `extraUnits` helper units keyed by their full unit name (those get the
+# CPU-only hardening from inference.nix), `fetchUnit` the model download unit the server
+# needs first (or null), `healthPath` the HTTP route that answers once the server is ready,
+# and `startTimeout` how long it may take to load (and compile) the model.
 { lib, pkgs }:
 
 let
   hwlib = import ./lib { inherit lib; };
+  fetch = import ./model-fetch.nix { inherit lib pkgs; };
 
   inherit (lib) optionals;
 
@@ -42,8 +46,28 @@ in
         exec ${inst.package}/bin/vllm "$@"
       '';
       withKey = inst.apiKeyFile != null;
+      # A model id is downloaded by hwflake-<name>-fetch; an absolute path is used as it is.
+      fetched = inst.model != null && !(lib.hasPrefix "/" inst.model);
+      fetchSpec = {
+        kind = "vllm";
+        spec = inst.model;
+        args = [ ];
+      };
+      fetchUnit = "hwflake-${name}-fetch";
+      hfEnvironment = {
+        # huggingface_hub cache root; vLLM downloads models there unless --download-dir is
+        # given (engine-facts §5).
+        HF_HOME = "${cache}/huggingface";
+        # huggingface_hub constants.py: no telemetry.
+        HF_HUB_DISABLE_TELEMETRY = "1";
+      };
     in
     {
+      fetchUnit = if fetched then fetchUnit else null;
+      healthPath = "/health";
+      # Loading a large model, torch.compile and CUDA-graph capture take minutes; compiling
+      # Triton kernels for a new GPU on the first start takes longer.
+      startTimeout = "1h";
       launcher = if withKey then launcher else null;
       scripts = lib.optionalAttrs withKey { inherit launcher; };
       executable = if withKey then "${launcher}" else "${inst.package}/bin/vllm";
@@ -61,10 +85,24 @@ in
           inst.servedModelName
         ]
         ++ inst.extraArgs;
-      environment = baseEnvironment name // {
-        # huggingface_hub cache root; vLLM downloads models there unless --download-dir is
-        # given (engine-facts §5).
-        HF_HOME = "${cache}/huggingface";
+      environment = baseEnvironment name // hfEnvironment // {
+        # The model was downloaded by the fetch unit; huggingface_hub then resolves the id
+        # from the cache without the network (huggingface_hub constants.py HF_HUB_OFFLINE;
+        # vLLM reads it too, vllm/envs.py), and the server has no outbound network.
+        HF_HUB_OFFLINE = "1";
+      }
+      // lib.optionalAttrs (inst.network or "private" == "private") {
+        # The server's network namespace has only loopback: vLLM would otherwise probe for the
+        # host's address (an UDP connect to 8.8.8.8) for its torch.distributed rendezvous
+        # (vllm/envs.py VLLM_HOST_IP, vllm/utils get_ip).
+        VLLM_HOST_IP = "127.0.0.1";
+        # Likewise for the collective libraries of a multi-GPU instance: their bootstrap
+        # sockets use the loopback interface (NCCL_SOCKET_IFNAME, NCCL docs; GLOO_SOCKET_IFNAME,
+        # torch.distributed docs).
+        NCCL_SOCKET_IFNAME = "lo";
+        GLOO_SOCKET_IFNAME = "lo";
+      }
+      // {
         # VLLM_CACHE_ROOT defaults under XDG_CACHE_HOME (vllm/envs.py).
         VLLM_CACHE_ROOT = "${cache}/vllm";
         # Triton and TorchInductor JIT caches; their defaults are ~/.triton and /tmp, and /tmp
@@ -87,28 +125,56 @@ in
       # (VLLM_CPU_OMP_THREADS_BIND=auto, engine-facts §2): sched_setaffinity, mbind and
       # set_mempolicy are in @resources (systemd.exec(5), SystemCallFilter=).
       extraSyscalls = [ "@resources" ];
-      extraUnits = { };
+      fetchCommand = if fetched then fetch.command fetchSpec else null;
+      extraUnits = lib.optionalAttrs fetched {
+        ${fetchUnit} = fetch.unit (
+          fetchSpec
+          // {
+            inherit name;
+            inherit (inst) environment huggingFaceTokenFile;
+            defaults = baseEnvironment name // hfEnvironment;
+          }
+        );
+      };
     };
 
   llama-cpp =
     name: inst:
     let
       cache = cacheDir name;
+      fetched = inst.gguf.file == null && inst.gguf.repo != null;
+      fetchSpec = {
+        kind = "gguf";
+        spec = inst.gguf.repo;
+        args = [ link ];
+      };
+      fetchUnit = "hwflake-${name}-fetch";
+      # gguf.repo is downloaded by hwflake-<name>-fetch and linked here; the server loads
+      # the file with -m and never goes online.
+      link = fetch.ggufLink cache;
       model =
         if inst.gguf.file != null then
           [
             "-m"
             inst.gguf.file
           ]
-        else if inst.gguf.repo != null then
+        else if fetched then
           [
-            "-hf"
-            inst.gguf.repo
+            "-m"
+            link
           ]
         else
           [ ];
+      hfEnvironment = {
+        HF_HOME = "${cache}/huggingface";
+        HF_HUB_DISABLE_TELEMETRY = "1";
+      };
     in
     {
+      fetchUnit = if fetched then fetchUnit else null;
+      # tools/server/README.md: GET /health answers 200 once the model is loaded, 503 before.
+      healthPath = "/health";
+      startTimeout = "15min";
       launcher = null;
       scripts = { };
       executable = "${inst.package}/bin/llama-server";
@@ -133,12 +199,11 @@ in
           (hwlib.systemdVar "CREDENTIALS_DIRECTORY" "/${apiKeyCredential}")
         ]
         ++ inst.extraArgs;
-      environment = baseEnvironment name // {
-        # -hf downloads land in LLAMA_CACHE (common/common.cpp fs_get_cache_directory;
-        # nixpkgs services.llama-cpp sets the same variable, nixpkgs-facts §5b); newer builds
-        # use the Hugging Face cache layout under HF_HOME instead.
+      environment = baseEnvironment name // hfEnvironment // {
+        # Where llama.cpp would cache downloads if extraArgs asked it to (common/common.cpp
+        # fs_get_cache_directory; nixpkgs services.llama-cpp sets the same variable,
+        # nixpkgs-facts §5b).
         LLAMA_CACHE = "${cache}/llama.cpp";
-        HF_HOME = "${cache}/huggingface";
       };
       serviceConfig = {
         MemoryDenyWriteExecute = true;
@@ -148,41 +213,48 @@ in
       };
       # --numa and thread pinning call sched_setaffinity/mbind, which are in @resources.
       extraSyscalls = [ "@resources" ];
-      extraUnits = { };
+      fetchCommand = if fetched then fetch.command fetchSpec else null;
+      extraUnits = lib.optionalAttrs fetched {
+        ${fetchUnit} = fetch.unit (
+          fetchSpec
+          // {
+            inherit name;
+            inherit (inst) environment huggingFaceTokenFile;
+            defaults = baseEnvironment name // hfEnvironment;
+          }
+        );
+      };
     };
 
   ollama =
     name: inst:
     let
-      unit = "hwflake-${name}";
-      pullUnit = "${unit}-pull";
-      # `ollama serve` reaches Running as soon as it is exec'd, before it listens, so the
-      # pull waits for the API to answer (`ollama list`) before asking for the model.
-      # Subcommands from cmd/cmd.go (ollama/ollama).
-      pullScript = pkgs.writeShellScript "${pullUnit}" ''
-        set -eu
-        tries=0
-        until ${inst.package}/bin/ollama list >/dev/null 2>&1; do
-          tries=$((tries + 1))
-          if [ "$tries" -ge 120 ]; then
-            echo "ollama server for ${name} did not answer on $OLLAMA_HOST" >&2
-            exit 1
-          fi
-          ${pkgs.coreutils}/bin/sleep 1
-        done
-        exec ${inst.package}/bin/ollama pull "$1"
-      '';
+      cache = cacheDir name;
+      models = "${cache}/models";
+      fetched = inst.model != null;
+      fetchSpec = {
+        kind = "ollama";
+        spec = inst.model;
+        args = [ ];
+      };
+      fetchUnit = "hwflake-${name}-fetch";
     in
     {
+      # The model is pulled from the Ollama registry by hwflake-<name>-fetch, straight into
+      # OLLAMA_MODELS in Ollama's own layout, so the server needs no outbound network.
+      fetchUnit = if fetched then fetchUnit else null;
+      # api/routes.go (ollama/ollama): GET /api/version answers once the server listens.
+      healthPath = "/api/version";
+      startTimeout = "5min";
       launcher = null;
-      scripts = lib.optionalAttrs (inst.model != null) { pull = pullScript; };
+      scripts = { };
       executable = "${inst.package}/bin/ollama";
       args = [ "serve" ] ++ inst.extraArgs;
       environment = baseEnvironment name // {
         # envconfig/config.go (ollama/ollama; engine-facts §9): OLLAMA_HOST is the listen
         # address, OLLAMA_MODELS the model store.
         OLLAMA_HOST = hwlib.hostPort inst.host inst.port;
-        OLLAMA_MODELS = "${cacheDir name}/models";
+        OLLAMA_MODELS = models;
       };
       serviceConfig = {
         MemoryDenyWriteExecute = true;
@@ -191,31 +263,19 @@ in
       };
       # Same filter as nixpkgs services.ollama (nixpkgs-facts §5a).
       extraSyscalls = [ "@resources" ];
-      extraUnits = lib.optionalAttrs (inst.model != null) {
-        ${pullUnit} = {
-          description = "Pull ${hwlib.escapeSpecifiers inst.model} for hwflake instance ${name}";
-          # Started with the server, stopped with it.
-          wantedBy = [ "${unit}.service" ];
-          after = [ "${unit}.service" ];
-          bindsTo = [ "${unit}.service" ];
-          environment = {
-            OLLAMA_HOST = hwlib.hostPort (hwlib.clientHost inst.host) inst.port;
-            HOME = "/run/${pullUnit}";
-          };
-          serviceConfig = {
-            Type = "oneshot";
-            RemainAfterExit = true;
-            ExecStart = hwlib.execLine "${pullScript}" [ inst.model ];
-            # A download can fail halfway (network, server restart); try again later.
-            Restart = "on-failure";
-            RestartSec = "30s";
-            # Large models take longer than the default start timeout to download.
-            TimeoutStartSec = "infinity";
-            RuntimeDirectory = pullUnit;
-            MemoryDenyWriteExecute = true;
-            ProcSubset = "pid";
-          };
-        };
+      fetchCommand = if fetched then fetch.command fetchSpec else null;
+      extraUnits = lib.optionalAttrs fetched {
+        ${fetchUnit} = fetch.unit (
+          fetchSpec
+          // {
+            inherit name;
+            inherit (inst) environment;
+            huggingFaceTokenFile = null;
+            defaults = baseEnvironment name // {
+              OLLAMA_MODELS = models;
+            };
+          }
+        );
       };
     };
 }

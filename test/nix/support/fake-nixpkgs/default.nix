@@ -82,20 +82,43 @@ let
       bash
       coreutils
       gperftools
+      curl
+      jq
+      systemd
       writeShellApplication
       writeShellScript
+      writeText
       ;
-    writeText = name: text: { inherit name text; };
-    # runCommand name env script: keeps the script so tests can read what it copies.
-    runCommand = name: env: script: {
-      type = "derivation";
-      inherit name env script;
-      outPath = "${builtins.storeDir}/${builtins.substring 0 32 (builtins.hashString "sha256" script)}-${name}";
-    };
+    # runCommand name env script: keeps the script (as `text` and `script`) so tests can read
+    # what it copies.
+    runCommand = name: env: script: writers.runCommand name env script // { inherit script; };
     config = fullConfig;
     path = ./.;
     # How this set was made, for tests of re-imports.
     importedWith = { inherit localSystem crossSystem system; };
+
+    # pkgs.testers.runNixOSTest (nixos/lib/testing): the stand-in evaluates the test's node
+    # with the typed NixOS stubs and the test script with `nodes`, and builds nothing.
+    testers.runNixOSTest =
+      args:
+      let
+        node = lib.evalModules {
+          modules = [
+            ../nixos-stubs.nix
+            ./nixos-test-options.nix
+            { _module.args.pkgs = final; }
+            args.nodes.machine
+          ];
+        };
+      in
+      {
+        type = "derivation";
+        name = "vm-test-run-${args.name}";
+        outPath = "${builtins.storeDir}/${builtins.substring 0 32 (builtins.hashString "sha256" args.name)}-vm-test-run-${args.name}";
+        nodes.machine = node.config;
+        failedAssertions = map (a: a.message) (builtins.filter (a: !a.assertion) node.config.assertions);
+        testScript = args.testScript { nodes.machine = node.config; };
+      };
 
     stdenv = {
       hostPlatform = platform;
@@ -142,13 +165,27 @@ let
     llama-cpp = final.callPackage ./pkgs/llama-cpp.nix { };
     ollama = final.callPackage ./pkgs/ollama.nix { };
 
-    # python3.withPackages: an environment recording which packages it holds, by pname.
-    python3 = {
+    # python3 (the writers' interpreter, for the fetch script) whose withPackages is an
+    # environment recording which packages it holds, by pname.
+    python3 = writers.python3 // {
       withPackages =
         f:
         mkDerivation {
           pname = "python3-env";
-          args.packages = map (p: p.pname) (f final.python3Packages);
+          # The set's own Python packages, and the helpers' (model fetch, tiny models) by name.
+          args.packages = map (p: p.pname) (
+            f (
+              lib.genAttrs [
+                "gguf"
+                "huggingface-hub"
+                "numpy"
+                "safetensors"
+                "tokenizers"
+                "transformers"
+              ] (n: { pname = n; })
+              // final.python3Packages
+            )
+          );
         };
     };
 

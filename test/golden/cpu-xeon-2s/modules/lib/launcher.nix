@@ -27,7 +27,7 @@ rec {
   # would expand itself (`systemdVar` in ./default.nix, e.g. the credentials directory) is
   # expanded by the shell from the same variable, which the launcher sets.
   shellWord =
-    arg:
+    value: arg:
     if isAttrs arg && arg ? hwflakeSystemdExpand then
       let
         m = builtins.match "\\$\\{([A-Za-z_][A-Za-z0-9_]*)}(.*)" arg.hwflakeSystemdExpand;
@@ -37,7 +37,7 @@ rec {
       else
         "\"\${${builtins.elemAt m 0}}\"" + escapeShellArg (builtins.elemAt m 1)
     else
-      escapeShellArg (toString arg);
+      value (toString arg);
 
   # A value of the unit's environment. The unit's state and cache folders (systemd's
   # StateDirectory= and CacheDirectory=, which a user cannot write) become the launcher's
@@ -62,6 +62,8 @@ rec {
   #   apiKeyFile  the instance's key file on the host, or null (no key)
   #   preflight   shell text that checks the GPU driver (./driver.nix `preflight`)
   #   coreutils   store path of coreutils (mkdir, ln, env)
+  #   fetch       null, or { command; environment; }: the model download the unit needs first
+  #               (its fetch unit's command line and environment), run before the server
   script =
     {
       name,
@@ -73,6 +75,7 @@ rec {
       apiKeyFile,
       preflight,
       coreutils,
+      fetch ? null,
     }:
     let
       value = shellValue { inherit stateDir cacheDir; };
@@ -147,6 +150,16 @@ rec {
       for var in ${concatStringsSep " " (builtins.filter (v: !(environment ? ${v})) passThrough)}; do
         if [ -n "''${!var+x}" ]; then unit_env+=("$var=''${!var}"); fi
       done
-      exec ${coreutils}/bin/env -i "''${unit_env[@]}" ${executable} ${concatStringsSep " " (map shellWord args)} "''${extra[@]}"
+      ${
+        if fetch == null then
+          ""
+        else
+          ''
+            # The model first, as the fetch unit would: into this launcher's cache folder.
+            fetch_env=(${concatStringsSep " " (mapAttrsToList (k: v: escapeShellArg "${k}=" + value v) fetch.environment)})
+            ${coreutils}/bin/env -i "''${fetch_env[@]}" ${concatStringsSep " " (map (shellWord value) fetch.command)}
+          ''
+      }
+      exec ${coreutils}/bin/env -i "''${unit_env[@]}" ${executable} ${concatStringsSep " " (map (shellWord value) args)} "''${extra[@]}"
     '';
 }

@@ -84,6 +84,37 @@ rec {
     in
     if lib.hasInfix ":" bare then "[${bare}]:${toString port}" else "${host}:${toString port}";
 
+  # Addresses only the host itself can reach: 127.0.0.0/8, ::1 and `localhost`.
+  isLoopbackHost =
+    host:
+    builtins.elem host [
+      "localhost"
+      "::1"
+      "[::1]"
+    ]
+    || builtins.match "127\\.[0-9]+\\.[0-9]+\\.[0-9]+" host != null;
+
+  # A systemd ListenStream= value (systemd.socket(5)): a bare port listens on every
+  # interface, IPv6 literals go in brackets; systemd takes no host names, so `localhost` is
+  # written 127.0.0.1 (see isSocketHost).
+  listenStream =
+    host: port:
+    if host == "" then
+      toString port
+    else if host == "localhost" then
+      "127.0.0.1:${toString port}"
+    else
+      hostPort host port;
+
+  # Addresses a socket unit can bind: IP literals (IPv6 optionally bracketed and with a
+  # %scope), `localhost` and "" (every interface).
+  isSocketHost =
+    host:
+    host == ""
+    || host == "localhost"
+    || builtins.match "[0-9]+\\.[0-9]+\\.[0-9]+\\.[0-9]+" host != null
+    || builtins.match "\\[?[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*(%[A-Za-z0-9_.-]+)?]?" host != null;
+
   # Where a local client should connect to reach a server bound to `host`.
   clientHost =
     host:

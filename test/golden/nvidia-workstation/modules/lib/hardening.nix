@@ -35,8 +35,9 @@ let
     nvidia = [ ];
   };
 
-  # At least as strict as nixpkgs services.ollama (nixpkgs-facts §5a); engines relax only
-  # MemoryDenyWriteExecute and ProcSubset, and add syscall groups.
+  # At least as strict as nixpkgs services.ollama (nixpkgs-facts §5a) plus PrivateMounts
+  # (as nixpkgs services.llama-cpp, §5b); engines relax only MemoryDenyWriteExecute and
+  # ProcSubset, and add syscall groups.
   hardening =
     gpu: extraSyscalls:
     {
@@ -46,6 +47,8 @@ let
       NoNewPrivileges = true;
       # A private /dev hides the GPU nodes, so it can only be used without a GPU.
       PrivateDevices = gpu == "none";
+      # As nixpkgs services.llama-cpp (nixpkgs-facts §5b).
+      PrivateMounts = true;
       PrivateTmp = true;
       PrivateUsers = true;
       ProtectClock = true;
