@@ -104,7 +104,7 @@ describe.skipIf(skipNix).each(examples)("end to end $name: golden build sets + h
           config = c.nixpkgs.config;
           units = lib.mapAttrs (n: s: { inherit (s) environment; ExecStart = s.serviceConfig.ExecStart; }) c.systemd.services;
           launchers = lib.mapAttrs launcherText c.services.hwflake.instances;
-          packages = lib.mapAttrs (_: set: lib.mapAttrs (n: p: { path = "\${p}"; args = p.args or null; env = p.env or null; }) (removeAttrs set [ "pkgs" ])) pkgs.hwflake;
+          packages = lib.mapAttrs (_: set: lib.mapAttrs (n: p: { path = "\${p}"; args = p.args or null; env = p.env or null; }) (removeAttrs set [ "pkgs" "python" ])) pkgs.hwflake;
           setConfigs = lib.mapAttrs (_: set: { inherit (set.pkgs.config) cudaSupport rocmSupport cudaCapabilities; clr = set.pkgs.rocmPackages.clr.localGpuTargets or null; }) pkgs.hwflake;
           stock = {
             same = builtins.all (a: pkgs.\${a}.args == plain.\${a}.args) [ "llama-cpp" "ollama" ]

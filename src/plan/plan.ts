@@ -228,7 +228,10 @@ export function planHost(p: Profile): Plan {
     const choice = chooseEngine(p, s, i, where, out);
     if (!choice) return;
     const { engine } = choice;
-    const recipe = recipeFor(p, where);
+    // Families whose set depends on the entry (pins, plug-in options) plan it themselves.
+    const served = where.family?.planServe?.({ profile: p, serve: s, index: i, accs: where.accs, engine }) ?? null;
+    if (served) for (const f of served.findings) out.add(f);
+    const recipe = served ? served.recipe : recipeFor(p, where);
     if (!recipe || (where.family && where.family.backend === null)) return; // reported as unsupported above
     const backend: Backend = where.family?.backend ?? "cpu";
 
@@ -267,7 +270,7 @@ export function planHost(p: Profile): Plan {
     }
 
     let pinning: Decision<Record<string, string>> | null = null;
-    const environment: Record<string, string> = {};
+    const environment: Record<string, string> = { ...(served?.environment?.value ?? {}) };
     const extraArgs: string[] = [];
     if (where.family) {
       const all = p.accelerators.filter((a) => where.family!.matches(a));
@@ -299,9 +302,12 @@ export function planHost(p: Profile): Plan {
       apiKeyFile: s.apiKeyFile ?? null,
       environment,
       extraArgs,
-      gpuVendor: where.family ? (where.accs[0]!.vendor as "amd" | "nvidia") : null,
+      gpuVendor: backend === "rocm" ? "amd" : backend === "cuda" ? "nvidia" : null,
       engineDecision: choice.decision,
       pinning,
+      ...(served?.devices ? { devices: served.devices } : {}),
+      ...(served?.startTimeout ? { startTimeout: served.startTimeout } : {}),
+      ...(served?.environment ? { settings: served.environment } : {}),
     });
     recipes.set(recipe.name, recipe);
   });
@@ -354,6 +360,7 @@ function planBuildSets(p: Profile, instances: readonly Instance[], recipes: Read
       rocmGpuTargets: recipe.rocmGpuTargets,
       allowUnfreeLicenses: recipe.allowUnfreeLicenses,
       packages,
+      ...(recipe.python ? { python: recipe.python } : {}),
       instances: users.map((x) => x.name).sort(byName),
       forecast: forecastOf(recipe.compiles(engines), recipe.cache),
     };
@@ -394,7 +401,7 @@ function setFindings(p: Profile, name: string, backend: Backend, engines: readon
       source: cite(...rocm.sources),
     });
   }
-  if (recipe.allowUnfreeLicenses) {
+  if (recipe.allowUnfreeLicenses && backend === "cuda") {
     out.add({
       code: "CUDA_UNFREE",
       severity: "info",

@@ -587,7 +587,7 @@ describe.skipIf(skipNix)("module library shape", () => {
     );
     expect(r.top).toEqual(["buildSets", "doctor", "instances"]);
     expect(r.inst.sort()).toEqual(
-      ["apiKeyFile", "enable", "engine", "environment", "extraArgs", "gguf", "gpu", "host", "model", "openFirewall", "package", "port"].sort(),
+      ["apiKeyFile", "devices", "enable", "engine", "environment", "extraArgs", "gguf", "gpu", "host", "model", "openFirewall", "package", "port", "startTimeout"].sort(),
     );
   });
 

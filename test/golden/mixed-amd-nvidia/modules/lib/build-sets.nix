@@ -29,6 +29,46 @@ let
     );
   };
 
+  # The message a wheel without a known URL/hash stops evaluation with: before anything is
+  # downloaded or built, never a fake hash that fails hours later.
+  missingWheel =
+    w:
+    "hwflake: the build set pins ${w.pname} ${w.version}, but hwflake has no public record of its wheel's "
+    + "URL and sha256. Run: ${w.prefetch}. Then add wheels: { \"${w.pname}==${w.version}\": { url: <url>, sha256: <sha256> } } "
+    + "to the hwflake profile and run hwflake generate again.";
+
+  # One pinned wheel as a Python package of the set. Its dependencies are the set's other
+  # pinned wheels, plus (vllm-tpu) the Python dependencies of a nixpkgs package.
+  wheelPackage =
+    pyfinal: pyprev: w:
+    { buildPythonPackage, fetchurl }:
+    buildPythonPackage {
+      inherit (w) pname version;
+      format = "wheel";
+      src =
+        if w.url != null && w.hash != null then
+          fetchurl { inherit (w) url hash; }
+        else
+          throw (missingWheel w);
+      dependencies =
+        map (d: pyfinal.${d}) w.deps
+        ++ lib.optionals (w.inheritDependencies != null) (
+          pyprev.${w.inheritDependencies}.dependencies or [ ]
+        );
+      meta = lib.optionalAttrs (w.license != null) { inherit (w) license; };
+    };
+
+  # The set's wheels, added to (or replacing) its Python package sets through
+  # pythonPackagesExtensions, inside this set's own import only.
+  pinnedPython = python: _final: prev: {
+    pythonPackagesExtensions = prev.pythonPackagesExtensions ++ [
+      (
+        pyfinal: pyprev:
+        lib.mapAttrs (_: w: pyfinal.callPackage (wheelPackage pyfinal pyprev w) { }) python.wheels
+      )
+    ];
+  };
+
   # `import <nixpkgs> { ... }` again, for the platform the host's set is for. nixpkgs treats a
   # crossSystem equal to localSystem as a native build, as NixOS's own import does.
   packageSet =
@@ -36,6 +76,7 @@ let
     let
       licences = set.allowUnfreeLicenses or [ ];
       targets = set.rocmGpuTargets or null;
+      python = set.python or null;
     in
     import prev.path {
       localSystem = prev.stdenv.buildPlatform;
@@ -43,7 +84,9 @@ let
       config =
         (set.config or { })
         // lib.optionalAttrs (licences != [ ]) { allowUnfreePredicate = unfreeOnly licences; };
-      overlays = lib.optional (targets != null) (narrowRocm targets);
+      overlays =
+        lib.optional (targets != null) (narrowRocm targets)
+        ++ lib.optional (python != null) (pinnedPython python);
     };
 
   # Python packages take build-environment changes through overridePythonAttrs, the others
@@ -63,12 +106,23 @@ let
     let
       pkgs = packageSet prev set;
     in
-    lib.mapAttrs (_: build pkgs) (set.packages or { }) // { inherit pkgs; };
+    lib.mapAttrs (_: build pkgs) (set.packages or { })
+    // {
+      inherit pkgs;
+    }
+    # A set with pinned wheels also gives its Python environment (every wheel importable), so
+    # other programs (a Ray driver's actors: runtime_env py_executable) can run the engine's
+    # exact versions without holding them in their own environment.
+    // lib.optionalAttrs ((set.python or null) != null) {
+      python = pkgs.${set.python.interpreter}.withPackages (
+        ps: map (attr: ps.${attr}) (builtins.attrNames set.python.wheels)
+      );
+    };
 in
 {
-  inherit unfreeOnly;
+  inherit unfreeOnly missingWheel;
 
   # The overlay that adds `hwflake.<set>.<engine>` (and `hwflake.<set>.pkgs`, the set's whole
-  # package set) and nothing else.
+  # package set, and `hwflake.<set>.python` for sets with pinned wheels) and nothing else.
   overlay = sets: _final: prev: { hwflake = lib.mapAttrs (mkSet prev) sets; };
 }
