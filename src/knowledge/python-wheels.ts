@@ -92,3 +92,56 @@ export function toSri(sha256: string): string {
   for (const b of bytes) bin += String.fromCharCode(b);
   return `sha256-${btoa(bin)}`;
 }
+
+/** The commands that print the hash of a GitHub tag's source tree, as fetchFromGitHub checks it. */
+export function githubPrefetchCommand(owner: string, repo: string, tag: string): string {
+  return `nix store prefetch-file --unpack --hash-type sha256 https://github.com/${owner}/${repo}/archive/refs/tags/${tag}.tar.gz`;
+}
+
+/**
+ * A package of the set's nixpkgs at another version, built from a GitHub tag's source with
+ * nixpkgs' own expression (e.g. vLLM at the minor a plug-in requires). The hash comes from the
+ * profile (`wheels."<project>==<version>".sha256`, url = the tarball) or stays null.
+ */
+export function githubPin(
+  project: string,
+  version: string,
+  gh: { readonly owner: string; readonly repo: string; readonly tag: string },
+  given?: { readonly url: string; readonly sha256: string },
+): WheelPin {
+  return {
+    package: project,
+    attr: project.toLowerCase().replace(/[_.]+/g, "-"),
+    version,
+    url: `https://github.com/${gh.owner}/${gh.repo}/archive/refs/tags/${gh.tag}.tar.gz`,
+    hash: given ? toSri(given.sha256) : null,
+    hashSource: given ? `profile wheels."${wheelKey(project, version)}"` : null,
+    deps: [],
+    inheritDependencies: null,
+    unfree: null,
+    prefetch: githubPrefetchCommand(gh.owner, gh.repo, gh.tag),
+    fetch: "github",
+    github: gh,
+    file: null,
+  };
+}
+
+/** A wheel only the user has (not public), added to the Nix store by hand and found by name and hash. */
+export function requireFilePin(project: string, version: string, path: string, sha256: string | undefined, deps: readonly string[]): WheelPin {
+  const file = path.slice(path.lastIndexOf("/") + 1);
+  return {
+    package: project,
+    attr: project.toLowerCase().replace(/[_.]+/g, "-"),
+    version,
+    url: null,
+    hash: sha256 ? toSri(sha256) : null,
+    hashSource: sha256 ? "profile spyre.torchSendnnSha256" : null,
+    deps,
+    inheritDependencies: null,
+    unfree: null,
+    prefetch: `nix hash file --type sha256 --sri ${path}; then nix-store --add-fixed sha256 ${path}`,
+    fetch: "requireFile",
+    github: null,
+    file,
+  };
+}

@@ -65,7 +65,7 @@ export interface PackageBuild {
   /** Attribute name inside the set: the engine ("llama-cpp", "vllm", "ollama"). */
   readonly engine: Engine;
   /** Where it comes from in the set's package set: a top-level attribute or the Python set. */
-  readonly base: "llama-cpp" | "ollama" | "python3Packages.vllm" | "python312Packages.vllm-tpu" | "python312Packages.vllm";
+  readonly base: "llama-cpp" | "ollama" | "python3Packages.vllm" | "python312Packages.vllm-tpu" | "python312Packages.vllm" | "pythonEnv";
   /** Arguments for `.override { ... }`, nixpkgs names only. */
   readonly args: { readonly [arg: string]: NixValue };
   /** Build-time environment variables added to the derivation. */
@@ -95,6 +95,15 @@ export interface WheelPin {
   readonly unfree: { readonly shortName: string; readonly fullName: string } | null;
   /** The exact commands that print the url and sha256 (shown in the plan and in Nix's throw). */
   readonly prefetch: string;
+  /**
+   * How the file is fetched: "url" (fetchurl of a wheel), "github" (the package's nixpkgs
+   * expression with version and src replaced by this tag's source tree), or "requireFile" (a
+   * file only the user has, added to the store by hand: `requireFile`).
+   */
+  readonly fetch?: "url" | "github" | "requireFile";
+  readonly github?: { readonly owner: string; readonly repo: string; readonly tag: string } | null;
+  /** requireFile: the file name the user adds to the store, and what to tell them. */
+  readonly file?: string | null;
 }
 
 /** The Python package set a build set adds its wheels to. */

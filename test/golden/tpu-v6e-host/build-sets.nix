@@ -24,6 +24,7 @@
       wheels = {
         flax = {
           deps = [ "jax" ];
+          fetch = "url";
           hash = null;
           hashSource = null;
           inheritDependencies = null;
@@ -35,6 +36,7 @@
         };
         jax = {
           deps = [ "jaxlib" ];
+          fetch = "url";
           hash = null;
           hashSource = null;
           inheritDependencies = null;
@@ -46,6 +48,7 @@
         };
         jaxlib = {
           deps = [ ];
+          fetch = "url";
           hash = null;
           hashSource = null;
           inheritDependencies = null;
@@ -57,6 +60,7 @@
         };
         libtpu = {
           deps = [ ];
+          fetch = "url";
           hash = null;
           hashSource = null;
           inheritDependencies = null;
@@ -75,6 +79,7 @@
             "jax"
             "flax"
           ];
+          fetch = "url";
           hash = null;
           hashSource = null;
           inheritDependencies = null;
@@ -86,6 +91,7 @@
         };
         torchax = {
           deps = [ ];
+          fetch = "url";
           hash = null;
           hashSource = null;
           inheritDependencies = null;
@@ -105,6 +111,7 @@
             "qwix"
             "tpu-info"
           ];
+          fetch = "url";
           hash = null;
           hashSource = null;
           inheritDependencies = null;
@@ -116,6 +123,7 @@
         };
         tpu-info = {
           deps = [ ];
+          fetch = "url";
           hash = null;
           hashSource = null;
           inheritDependencies = null;
@@ -127,6 +135,7 @@
         };
         vllm-tpu = {
           deps = [ "tpu-inference" ];
+          fetch = "url";
           hash = null;
           hashSource = null;
           inheritDependencies = "vllm";

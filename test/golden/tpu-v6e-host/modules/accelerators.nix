@@ -24,15 +24,15 @@ in
       types.submodule {
         options = {
           devices = mkOption {
-            type = types.listOf (types.strMatching "/dev/.+");
+            type = types.listOf (types.strMatching "(/dev/.+|char-[a-z0-9_-]+)");
             default = [ ];
             example = [
               "/dev/vfio/vfio"
               "/dev/vfio/0"
             ];
             description = ''
-              Device nodes the service may open read-write (systemd DeviceAllow=), e.g. a TPU's
-              /dev/vfio/<chip>. When set, the service gets the host's /dev (PrivateDevices=false)
+              Device nodes (or `char-<class>` device classes from /proc/devices) the service may
+              open read-write (systemd DeviceAllow=), e.g. a TPU's /dev/vfio/<chip>. When set, the service gets the host's /dev (PrivateDevices=false)
               and may still open only these nodes and the standard pseudo-devices.
             '';
           };

@@ -27,8 +27,9 @@ let
           "python3Packages.vllm"
           "python312Packages.vllm-tpu"
           "python312Packages.vllm"
+          "pythonEnv"
         ];
-        description = "Attribute of the set's package set the engine is built from.";
+        description = "Attribute of the set's package set the engine is built from; `pythonEnv` is the set's Python environment of pinned wheels.";
       };
       override = mkOption {
         type = types.attrsOf types.anything;

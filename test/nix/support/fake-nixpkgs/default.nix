@@ -155,6 +155,38 @@ let
         inherit url hash sha256;
       };
 
+    # fetchFromGitHub with the arguments nixpkgs' jax/default.nix @ 0145c6da passes (owner,
+    # repo, tag, hash); rev is its other way to name a commit.
+    fetchFromGitHub =
+      {
+        owner,
+        repo,
+        tag ? null,
+        rev ? null,
+        hash ? "",
+      }:
+      mkDerivation {
+        pname = "source";
+        args = { inherit owner repo tag rev hash; };
+        inherit owner repo tag hash;
+      };
+
+    # requireFile: a file the user adds to the store by hand, found by name and hash (names
+    # from nixpkgs pkgs/build-support/trivial-builders requireFile; revision not read here).
+    requireFile =
+      {
+        name,
+        hash ? null,
+        sha256 ? null,
+        message ? null,
+        url ? null,
+      }:
+      mkDerivation {
+        pname = "requireFile";
+        args = { inherit name hash; };
+        inherit name hash message;
+      };
+
     # Python package sets are rebuilt from this list, as nixpkgs does for every interpreter.
     pythonPackagesExtensions = [ ];
     python3Packages = pythonSet "3.13";

@@ -37,16 +37,36 @@ let
     + "URL and sha256. Run: ${w.prefetch}. Then add wheels: { \"${w.pname}==${w.version}\": { url: <url>, sha256: <sha256> } } "
     + "to the hwflake profile and run hwflake generate again.";
 
+  # A file only the user has (IBM's torch_sendnn): the profile names it and its hash; without
+  # the hash the set refuses with the command that prints it.
+  missingFile =
+    w:
+    "hwflake: the build set needs ${w.pname} ${w.version} (${w.file}), which is not public. Run: ${w.prefetch}. "
+    + "Then set its sha256 in the hwflake profile and run hwflake generate again.";
+
   # One pinned wheel as a Python package of the set. Its dependencies are the set's other
   # pinned wheels, plus (vllm-tpu) the Python dependencies of a nixpkgs package.
   wheelPackage =
     pyfinal: pyprev: w:
-    { buildPythonPackage, fetchurl }:
+    {
+      buildPythonPackage,
+      fetchurl,
+      requireFile,
+    }:
     buildPythonPackage {
       inherit (w) pname version;
       format = "wheel";
       src =
-        if w.url != null && w.hash != null then
+        if (w.fetch or "url") == "requireFile" then
+          if w.hash != null then
+            requireFile {
+              name = w.file;
+              inherit (w) hash;
+              message = "hwflake: add ${w.file} to the Nix store: ${w.prefetch}";
+            }
+          else
+            throw (missingFile w)
+        else if w.url != null && w.hash != null then
           fetchurl { inherit (w) url hash; }
         else
           throw (missingWheel w);
@@ -60,11 +80,29 @@ let
 
   # The set's wheels, added to (or replacing) its Python package sets through
   # pythonPackagesExtensions, inside this set's own import only.
-  pinnedPython = python: _final: prev: {
+  # A "github" pin keeps nixpkgs' own expression for the package and replaces only its version
+  # and source (e.g. vLLM at the minor a plug-in requires).
+  pinnedPython = python: final: prev: {
     pythonPackagesExtensions = prev.pythonPackagesExtensions ++ [
       (
         pyfinal: pyprev:
-        lib.mapAttrs (_: w: pyfinal.callPackage (wheelPackage pyfinal pyprev w) { }) python.wheels
+        lib.mapAttrs (
+          attr: w:
+          if (w.fetch or "url") == "github" then
+            pyprev.${attr}.overridePythonAttrs (_old: {
+              inherit (w) version;
+              src =
+                if w.hash != null then
+                  final.fetchFromGitHub {
+                    inherit (w.github) owner repo tag;
+                    inherit (w) hash;
+                  }
+                else
+                  throw (missingWheel w);
+            })
+          else
+            pyfinal.callPackage (wheelPackage pyfinal pyprev w) { }
+        ) python.wheels
       )
     ];
   };
@@ -91,8 +129,21 @@ let
 
   # Python packages take build-environment changes through overridePythonAttrs, the others
   # through overrideAttrs; both merge into nixpkgs' own `env` instead of replacing it.
+  # The Python environment of a set with pinned wheels: every wheel importable, and the
+  # engines' commands (bin/vllm) run with that environment's interpreter.
+  pythonEnv =
+    pkgs: set:
+    pkgs.${set.python.interpreter}.withPackages (
+      ps: map (attr: ps.${attr}) (builtins.attrNames set.python.wheels)
+    );
+
   build =
-    pkgs: p:
+    pkgs: set: p:
+    if p.base == "pythonEnv" then
+      # A plug-in (vllm-spyre) is found through vLLM's entry points only when both are in one
+      # environment, so the engine is the set's environment itself.
+      pythonEnv pkgs set
+    else
     let
       base = lib.getAttrFromPath (lib.splitString "." p.base) pkgs;
       drv = base.override (p.override or { });
@@ -106,21 +157,17 @@ let
     let
       pkgs = packageSet prev set;
     in
-    lib.mapAttrs (_: build pkgs) (set.packages or { })
+    lib.mapAttrs (_: build pkgs set) (set.packages or { })
     // {
       inherit pkgs;
     }
     # A set with pinned wheels also gives its Python environment (every wheel importable), so
     # other programs (a Ray driver's actors: runtime_env py_executable) can run the engine's
     # exact versions without holding them in their own environment.
-    // lib.optionalAttrs ((set.python or null) != null) {
-      python = pkgs.${set.python.interpreter}.withPackages (
-        ps: map (attr: ps.${attr}) (builtins.attrNames set.python.wheels)
-      );
-    };
+    // lib.optionalAttrs ((set.python or null) != null) { python = pythonEnv pkgs set; };
 in
 {
-  inherit unfreeOnly missingWheel;
+  inherit unfreeOnly missingWheel missingFile;
 
   # The overlay that adds `hwflake.<set>.<engine>` (and `hwflake.<set>.pkgs`, the set's whole
   # package set, and `hwflake.<set>.python` for sets with pinned wheels) and nothing else.
