@@ -137,8 +137,11 @@ function flakeContext(fleet: FleetPlan, hwflakeUrl: string | null, nixpkgsUrl: s
   const nixosModules: Record<string, NixInput> = { default: nixExpr(one ? `hostModule ${nixString(fleet.hosts[0]!.host)}` : "modules") };
   for (const h of fleet.hosts) nixosModules[h.host] = nixExpr(`hostModule ${nixString(h.host)}`);
   const packageOutputs: Record<string, Record<string, NixInput>> = {};
-  for (const s of fleet.buildSets)
+  for (const s of fleet.buildSets) {
     for (const p of s.packages) (packageOutputs[s.system] ??= {})[outputName(s.name, p.engine)] = { set: s.name, engine: p.engine };
+    // A set with pinned wheels also exports its Python environment (for Ray actors and tools).
+    if (s.python) (packageOutputs[s.system] ??= {})[outputName(s.name, "python")] = { set: s.name, engine: "python" };
+  }
   const hostsBySystem: Record<string, string[]> = {};
   for (const h of fleet.hosts) (hostsBySystem[h.system] ??= []).push(h.host);
   return {

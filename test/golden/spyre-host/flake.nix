@@ -89,6 +89,10 @@
         lib.mapAttrs (_: o: pkgs.hwflake.${o.set}.${o.engine}) outputs
       ) {
         x86_64-linux = {
+          python-spyre-1-10-0-sendnn = {
+            engine = "python";
+            set = "spyre-1-10-0-sendnn";
+          };
           vllm-spyre-1-10-0-sendnn = {
             engine = "vllm";
             set = "spyre-1-10-0-sendnn";

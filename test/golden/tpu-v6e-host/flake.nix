@@ -89,6 +89,10 @@
         lib.mapAttrs (_: o: pkgs.hwflake.${o.set}.${o.engine}) outputs
       ) {
         x86_64-linux = {
+          python-tpu-0-11-1 = {
+            engine = "python";
+            set = "tpu-0-11-1";
+          };
           vllm-tpu-0-11-1 = {
             engine = "vllm";
             set = "tpu-0-11-1";
