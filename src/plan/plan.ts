@@ -401,6 +401,15 @@ function setFindings(p: Profile, name: string, backend: Backend, engines: readon
       source: cite(...rocm.sources),
     });
   }
+  if (recipe.allowUnfreeLicenses && backend !== "cuda") {
+    out.add({
+      code: "SET_UNFREE",
+      severity: "info",
+      subject: `buildSets.${name}`,
+      message: `${recipe.allowUnfreeLicenses.reason}.`,
+      source: cite(...recipe.allowUnfreeLicenses.sources),
+    });
+  }
   if (recipe.allowUnfreeLicenses && backend === "cuda") {
     out.add({
       code: "CUDA_UNFREE",

@@ -91,7 +91,7 @@ export function resolveTpuPins(rawPins: Readonly<Record<string, string>>, arch: 
     err(
       "TPU_PIN_TORCH_XLA",
       `${parts.join("; ")}.`,
-      `remove torch_xla from ${subject}: the engine's set holds only JAX, jaxlib, libtpu, tpu-inference and vllm-tpu. Code that needs torch_xla (a training driver) runs in its own environment and reaches vLLM over its API or as Ray actors using the engine set's Python (seed 002's split); ${works(matching(sanitize(rest)).filter((r) => serves(r, arch)).length ? matching(sanitize(rest)).filter((r) => serves(r, arch)) : forArch)}`,
+      `remove torch_xla from ${subject}: the engine's set holds only JAX, jaxlib, libtpu, tpu-inference and vllm-tpu. Code that needs torch_xla (a training driver) runs in its own environment and reaches vLLM over its API or as Ray actors using the engine set's Python (seed 002's split); ${works(suggest(rest, arch, forArch))}`,
       TPU_SRC.noTorchXla, TPU_SRC.torchXlaLibtpu, TPU_SRC.pjrtMismatch, TPU_SRC.pallasCutoff, TPU_SRC.seed002,
     );
   }
@@ -104,7 +104,10 @@ export function resolveTpuPins(rawPins: Readonly<Record<string, string>>, arch: 
       const withJax = matching({ jax: pins.jax }).filter((r) => serves(r, arch));
       err(
         "TPU_PIN_LIBTPU_TOO_OLD",
-        `${pair(pins, "jax", "libtpu")}: libtpu ${pins.libtpu} was built ${built}, before jax ${pins.jax}'s Pallas cutoff (${cutoff}), so every Pallas kernel (vLLM's attention on TPU) fails with "Pallas TPU requires a libtpu version that's at most a month old". This is seed 002's second deadlock: libtpu ${pins.libtpu} is the one torch_xla 2.8.x needs, and no libtpu satisfies both.`,
+        `${pair(pins, "jax", "libtpu")}: libtpu ${pins.libtpu} was built ${built}, before jax ${pins.jax}'s Pallas cutoff (${cutoff}), so every Pallas kernel fails with "Pallas TPU requires a libtpu version that's at most a month old" (seed 002 hit it in vLLM's Pallas KV-cache update).` +
+          (Object.entries(TORCH_XLA_LIBTPU).some(([, x]) => x.libtpu === pins.libtpu)
+            ? ` This is seed 002's second deadlock: libtpu ${pins.libtpu} is the one torch_xla ${Object.entries(TORCH_XLA_LIBTPU).filter(([, x]) => x.libtpu === pins.libtpu).map(([v]) => v).join("/")} needs, so no libtpu satisfies both in one environment.`
+            : ""),
         `pin the libtpu the release pins with this jax: ${works(withJax.length ? withJax : forArch)}`,
         TPU_SRC.pallasCutoff, TPU_SRC.torchXlaLibtpu, TPU_SRC.seed002,
       );
@@ -163,6 +166,14 @@ export function resolveTpuPins(rawPins: Readonly<Record<string, string>>, arch: 
       source: cite(...chosen.sources),
     });
   return { release: chosen, findings };
+}
+
+/** Releases to suggest: those matching the other pins, else those with the pinned jax, else the newest for the generation. */
+function suggest(pins: Readonly<Record<string, string>>, arch: TpuGeneration, forArch: readonly TpuRelease[]): readonly TpuRelease[] {
+  const all = matching(sanitize(pins)).filter((r) => serves(r, arch));
+  if (all.length) return all;
+  const withJax = pins.jax ? matching({ jax: pins.jax }).filter((r) => serves(r, arch)) : [];
+  return withJax.length ? withJax : forArch;
 }
 
 /** Pins without torch_xla, for finding a release to suggest. */
