@@ -74,6 +74,15 @@ describe("the Spyre plan", () => {
   });
 
   it.each([
+    ["a prompt length not a multiple of 64", { promptLens: [100], newTokens: [20], batchSizes: [1] }, /multiples of 64/],
+    ["lists of different lengths", { promptLens: [64, 128], newTokens: [20], batchSizes: [1, 2] }, /different lengths/],
+  ])("warm-up shapes vllm-spyre rejects are refused: %s", (_n, warmup, re) => {
+    const plan = spyreHost({ backend: "eager", warmup });
+    expect(plan.refused).toBe(true);
+    expect(plan.findings.find((f) => f.code === "SPYRE_WARMUP_SHAPES")?.message).toMatch(re);
+  });
+
+  it.each([
     ["nixpkgs' current vLLM 0.19.0 is outside the plug-in's range", { vllm: "0.19.0" }, "SPYRE_VLLM_OUT_OF_RANGE"],
     ["an unknown vllm-spyre", { "vllm-spyre": "0.9.9" }, "SPYRE_PINS_NO_RELEASE"],
     ["a package hwflake does not pin on Spyre", { torch: "2.10.0" }, "SPYRE_PIN_UNKNOWN"],

@@ -153,6 +153,21 @@ function planServe(ctx: Parameters<NonNullable<AcceleratorFamily<Spyre>["planSer
     newTokens: opts.warmup?.newTokens ?? SPYRE_WARMUP_DEFAULTS.newTokens,
     batchSizes: opts.warmup?.batchSizes ?? SPYRE_WARMUP_DEFAULTS.batchSizes,
   };
+  // vllm-spyre zips the three lists into shapes and rejects anything else at start-up.
+  const bad = [
+    ...(warm.promptLens.some((x) => x % 64 !== 0) ? [`prompt lengths ${warm.promptLens.join(",")} are not all multiples of 64`] : []),
+    ...(warm.promptLens.length !== warm.batchSizes.length || warm.promptLens.length !== warm.newTokens.length
+      ? [`the lists have different lengths (${warm.promptLens.length} prompt lengths, ${warm.newTokens.length} new-token counts, ${warm.batchSizes.length} batch sizes); each position is one shape`]
+      : []),
+  ];
+  if (bad.length)
+    return refuse({
+      code: "SPYRE_WARMUP_SHAPES",
+      subject: `serve[${index}].spyre.warmup`,
+      message: `${serve.name}: vllm-spyre would stop at start-up: ${bad.join("; ")}.`,
+      fix: "give promptLens (multiples of 64), newTokens and batchSizes with one entry per shape, e.g. promptLens: [64, 2048], newTokens: [20, 1024], batchSizes: [1, 4]",
+      source: cite(SPYRE_SRC.warmupRules),
+    });
   const cache = `/var/cache/hwflake-${serve.name}/torch_sendnn`;
   const env: Record<string, string> = {
     VLLM_SPYRE_DYNAMO_BACKEND: opts.backend,
@@ -172,7 +187,7 @@ function planServe(ctx: Parameters<NonNullable<AcceleratorFamily<Spyre>["planSer
       (opts.warmup ? " (from the profile)" : " (vllm-spyre v1.x defaults)") +
       `; the unit may take 20 min to start, as vllm-spyre's Kubernetes manifest allows` +
       (sendnn ? `; compiled graphs are cached in ${cache}, so later starts are faster.` : "."),
-    source: cite(SPYRE_SRC.rfc, SPYRE_SRC.envs110, SPYRE_SRC.k8sStartup, ...(sendnn ? [SPYRE_SRC.sendnnCache] : [])),
+    source: cite(SPYRE_SRC.rfc, SPYRE_SRC.envs110, SPYRE_SRC.warmupRules, SPYRE_SRC.k8sStartup, ...(sendnn ? [SPYRE_SRC.sendnnCache] : [])),
   });
   if (!sendnn)
     findings.push({

@@ -29,6 +29,10 @@ export const SPYRE_SRC = {
     "vllm-project/vllm-spyre docs/deploying/k8s.md @ fc6b54b9",
     "progressDeadlineSeconds: 1200; startupProbe periodSeconds 10 × failureThreshold 120 (\"Long startup delays are necessary for graph compilation\")",
   ),
+  warmupRules: s(
+    "vllm-project/vllm-spyre vllm_spyre/platform.py @ v1.10.0 (7fd2f736) get_warmup_shapes",
+    "\"All values in VLLM_SPYRE_WARMUP_PROMPT_LENS must be multiples of 64.\"; prompt lens, batch sizes and new tokens \"must have equal length\" (zipped into shapes)",
+  ),
   devices: s(
     "vllm-project/vllm-spyre docs/deploying/docker.md, docs/contributing/README.md @ fc6b54b9",
     "cards are VFIO devices (docker run -v /dev/vfio:/dev/vfio; log \"Opened: SEN:VFIO\"); SPYRE_DEVICES selects cards like CUDA_VISIBLE_DEVICES; AIU_WORLD_RANK_<n>=<PCI address> maps ranks to cards",
