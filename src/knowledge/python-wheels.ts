@@ -3,7 +3,7 @@
  * public record gives it. hwflake never invents a hash: a wheel without one makes the set's Nix
  * `throw` with the command that produces it, and the plan prints the same command first.
  */
-import type { PythonSet, Source, WheelPin } from "../plan/types.js";
+import type { Finding, PythonSet, Source, WheelPin } from "../plan/types.js";
 
 export type { PythonSet, WheelPin };
 
@@ -143,5 +143,27 @@ export function requireFilePin(project: string, version: string, path: string, s
     fetch: "requireFile",
     github: null,
     file,
+  };
+}
+
+/**
+ * One finding for every PyPI wheel of a set without a recorded url/sha256: the packages, and one
+ * shell command that prints each wheel's file name, URL and sha256 from PyPI's JSON API.
+ */
+export function wheelHashFinding(wheels: readonly WheelPin[]): Finding | null {
+  const missing = wheels.filter((w) => (w.fetch ?? "url") === "url" && (!w.url || !w.hash));
+  if (missing.length === 0) return null;
+  const keys = missing.map((w) => wheelKey(w.package, w.version));
+  return {
+    code: "WHEEL_HASH_NEEDED",
+    severity: "warning",
+    subject: "wheels",
+    message:
+      `hwflake has read no public record of the wheel URL and sha256 of ${missing.map((w) => `${w.package} ${w.version}`).join(", ")}; ` +
+      "the set's Nix stops at evaluation (before anything downloads or builds) and names the missing one, and no hash is made up.",
+    fix:
+      `run: for w in ${keys.join(" ")}; do curl -s "https://pypi.org/pypi/\${w%%==*}/\${w##*==}/json" | jq -r '.urls[] | select(.packagetype == "bdist_wheel") | "\\(.filename) \\(.url) \\(.digests.sha256)"'; done` +
+      ` — take each package's cp312 manylinux x86_64 (or py3-none-any) line, check it with nix store prefetch-file --hash-type sha256 <url>, and add wheels: { "<package>==<version>": { url: "<url>", sha256: "<sha256>" } } to the profile for each (${keys.map((k) => `"${k}"`).join(", ")})`,
+    source: WHEEL_SRC.pypiJson.ref,
   };
 }

@@ -7,7 +7,7 @@
 import type { Accelerator } from "../../profile/schema.js";
 import type { Finding } from "../../plan/types.js";
 import { SRC, cite } from "../sources.js";
-import { WHEEL_SRC, githubPin, requireFilePin, wheelKey, wheelPin, type WheelPin } from "../python-wheels.js";
+import { WHEEL_SRC, githubPin, requireFilePin, wheelHashFinding, wheelKey, wheelPin, type WheelPin } from "../python-wheels.js";
 import type { AcceleratorFamily, BuildSetRecipe, ServePlan } from "../types.js";
 import { normalizeProject } from "./tpu/pins.js";
 import { SPYRE_RELEASES, SPYRE_SRC, SPYRE_WARMUP_DEFAULTS, type SpyreRelease } from "./spyre/releases.js";
@@ -127,7 +127,9 @@ function planServe(ctx: Parameters<NonNullable<AcceleratorFamily<Spyre>["planSer
     ...(sendnn ? [requireFilePin("torch-sendnn", sendnnVersion(opts.torchSendnn!), opts.torchSendnn!, opts.torchSendnnSha256, ["torch"])] : []),
     wheelPin("vllm-spyre", r.version, { given: given[wheelKey("vllm-spyre", r.version)], deps: ["vllm", ...(sendnn ? ["torch-sendnn"] : [])] }),
   ];
-  for (const w of wheels.filter((x) => !x.hash))
+  const hashes = wheelHashFinding(wheels);
+  if (hashes) findings.push(hashes);
+  for (const w of wheels.filter((x) => !x.hash && x.fetch !== "url"))
     findings.push({
       code: w.fetch === "requireFile" ? "SPYRE_SENDNN_HASH_NEEDED" : "WHEEL_HASH_NEEDED",
       severity: "warning",

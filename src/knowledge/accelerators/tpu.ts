@@ -6,7 +6,7 @@
 import type { Accelerator } from "../../profile/schema.js";
 import type { Finding, Source } from "../../plan/types.js";
 import { SRC, cite } from "../sources.js";
-import { WHEEL_SRC, wheelKey, wheelPin, type WheelPin } from "../python-wheels.js";
+import { WHEEL_SRC, wheelHashFinding, wheelKey, wheelPin, type WheelPin } from "../python-wheels.js";
 import type { AcceleratorFamily, BuildSetRecipe, ServePlan } from "../types.js";
 import { releaseText, resolveTpuPins } from "./tpu/pins.js";
 import { TPU_RELEASES, TPU_SRC, type TpuGeneration, type TpuRelease } from "./tpu/releases.js";
@@ -33,7 +33,10 @@ const DEV_SRC = {
     "libtpu wheel METADATA (quoted in a third-party Nix file, code index id 55977701875)",
     "License: Google Cloud Platform Terms of Service, i.e. unfree",
   ),
-  vfioPerms: s("/work/facts-tpu-spyre.md §4", "groups/permissions for non-root access to /dev/vfio/* on TPU VMs: NOT FOUND upstream"),
+  vfioPerms: s(
+    "vllm-project/tpu-inference docs/mkdocs/javascripts/interactive.js @ v0.27.0",
+    "upstream runs vLLM TPU containers with docker run --privileged; no upstream source documents the owner or group of /dev/vfio/* on a TPU VM",
+  ),
 } as const;
 
 /** The licence record hwflake gives the libtpu wheel; only TPU sets allow its shortName. */
@@ -130,15 +133,8 @@ function planServe(ctx: Parameters<NonNullable<AcceleratorFamily<Tpu>["planServe
       `; every version is the exact pin of tpu-inference ${r.tag}'s requirements.txt (jax and libtpu move together: an older libtpu fails JAX Pallas' age check, a newer one breaks PJRT struct sizes). The set holds no torch_xla.`,
     source: cite(...r.sources),
   });
-  for (const w of wheels.filter((x) => !x.url || !x.hash))
-    findings.push({
-      code: "WHEEL_HASH_NEEDED",
-      severity: "warning",
-      subject: `wheels."${wheelKey(w.package, w.version)}"`,
-      message: `${w.package} ${w.version}: hwflake has read no public record of this wheel's URL and sha256, so the set's Nix stops at evaluation (before anything downloads or builds) and asks for them.`,
-      fix: `run ${w.prefetch}; then add wheels: { "${wheelKey(w.package, w.version)}": { url: "<url>", sha256: "<sha256>" } } to the profile and generate again`,
-      source: cite(WHEEL_SRC.pypiJson),
-    });
+  const hashes = wheelHashFinding(wheels);
+  if (hashes) findings.push(hashes);
 
   const chips = accs.flatMap(chipIndices);
   const vfio = VFIO_GENERATIONS.includes(arch);
@@ -148,7 +144,7 @@ function planServe(ctx: Parameters<NonNullable<AcceleratorFamily<Tpu>["planServe
     severity: "warning",
     subject: `serve[${index}].on`,
     message: `${serve.name} opens ${devices.join(", ")} as a dynamic (non-root) user; no upstream source says which owner or group these nodes have on a TPU VM, so hwflake cannot grant a group.`,
-    fix: "check `ls -l /dev/vfio` (or /dev/accel*) on the host; if the nodes are root-only, add a udev rule giving them a group and list it in the unit's SupplementaryGroups",
+    fix: "check `ls -l /dev/vfio` (or /dev/accel*) on the host; if the nodes are root-only, add a udev rule giving them a group and add that group to systemd.services.hwflake-${serve.name}.serviceConfig.SupplementaryGroups in your NixOS configuration",
     source: cite(DEV_SRC.vfioPerms, DEV_SRC.chipPath),
   });
   return {
