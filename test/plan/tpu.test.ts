@@ -4,7 +4,7 @@
  * before anything builds, with the packages, versions, reason and the versions that work.
  */
 import { describe, expect, it } from "vitest";
-import { planHost } from "../../src/plan/index.js";
+import { fleetOfPlans, planHost } from "../../src/plan/index.js";
 import { TPU_RELEASES } from "../../src/knowledge/accelerators/tpu/releases.js";
 import { resolveTpuPins } from "../../src/knowledge/accelerators/tpu/pins.js";
 import { makeProfile } from "../fixtures-builders.js";
@@ -148,5 +148,24 @@ describe("the TPU plan", () => {
       );
       expect(plan.refused).toBe(true);
     }
+  });
+});
+
+describe("TPU sets in a fleet", () => {
+  it("hosts of different TPU generations on the same release share one set; another release is another set", () => {
+    const host = (name: string, arch: string, pins?: Record<string, string>) =>
+      planHost(
+        makeProfile({
+          host: name,
+          accelerators: [{ id: "tpu", kind: "tpu", vendor: "google", arch, chips: 1 }],
+          serve: [{ name: "s", model: "org/model", port: 8000, on: ["tpu"], engine: "vllm", ...(pins ? { pins } : {}) }],
+        } as never),
+      );
+    const fleet = fleetOfPlans("lab", [host("a", "v6e"), host("b", "v5e"), host("c", "v6e", { jax: "0.7.2" })]);
+    // Sorted by set name.
+    expect(fleet.buildSets.map((s) => [s.name, s.hosts])).toEqual([
+      ["tpu-0-11-1", ["c"]],
+      [`tpu-${TPU_RELEASES[0]!.version.replace(/\./g, "-")}`, ["a", "b"]],
+    ]);
   });
 });
