@@ -103,4 +103,18 @@ describe("the Spyre plan", () => {
     expect(plan.instances[0]!.extraArgs).toEqual(["--tensor-parallel-size", "2"]);
     expect(plan.findings.filter((f) => f.code === "PIN_BY_INDEX")).toHaveLength(2);
   });
+
+  it("ibm-fms and fms-model-optimizer pinned in the profile join the set as dependencies of the plug-in", () => {
+    const plan = spyreHost({ backend: "eager" }, { "ibm-fms": "1.9.0", "fms-model-optimizer": "0.8.2" });
+    expect(plan.refused).toBe(false);
+    const wheels = plan.buildSets[0]!.python!.value.wheels;
+    expect(wheels.map((w) => `${w.package}==${w.version}`)).toEqual(["vllm==0.18.0", "ibm-fms==1.9.0", "fms-model-optimizer==0.8.2", "vllm-spyre==1.10.0"]);
+    expect(wheels.find((w) => w.package === "vllm-spyre")!.deps).toEqual(["vllm", "ibm-fms", "fms-model-optimizer"]);
+    expect(plan.findings.map((f) => f.code)).not.toContain("SPYRE_DEPENDENCIES");
+  });
+
+  it("without them the plan says which ranges vllm-spyre requires", () => {
+    const plan = spyreHost({ backend: "eager" });
+    expect(plan.findings.find((f) => f.code === "SPYRE_DEPENDENCIES")?.message).toMatch(/ibm-fms \(>=1\.7\.0,<2\.0\) and fms-model-optimizer/);
+  });
 });

@@ -15,6 +15,9 @@ import { cmp, versionKey } from "./tpu/releases.js";
 
 type Spyre = Extract<Accelerator, { kind: "spyre" }>;
 
+/** Dependencies of vllm-spyre that hwflake pins only when the profile names a version. */
+const FMS = ["ibm-fms", "fms-model-optimizer"] as const;
+
 /** Whether `version` satisfies a pyproject range such as "vllm>=0.17.0,<0.18.1". */
 export function inRange(version: string, range: string): boolean {
   const v = versionKey(version);
@@ -81,12 +84,12 @@ function planServe(ctx: Parameters<NonNullable<AcceleratorFamily<Spyre>["planSer
   const pins: Record<string, string> = {};
   for (const [k, v] of Object.entries(serve.pins ?? {})) pins[normalizeProject(k)] = v;
 
-  const unknown = Object.keys(pins).filter((k) => k !== "vllm-spyre" && k !== "vllm");
+  const unknown = Object.keys(pins).filter((k) => !["vllm-spyre", "vllm", ...FMS].includes(k));
   if (unknown.length)
     return refuse({
       code: "SPYRE_PIN_UNKNOWN",
       subject: `serve[${index}].pins`,
-      message: `${unknown.join(", ")}: hwflake pins only vllm-spyre and vllm on Spyre.`,
+      message: `${unknown.join(", ")}: hwflake pins only vllm-spyre, vllm, ${FMS.join(" and ")} on Spyre.`,
       fix: `remove ${unknown.join(", ")} from serve[${index}].pins`,
       source: cite(SPYRE_RELEASES[0]!.sources[0]!),
     });
@@ -125,7 +128,12 @@ function planServe(ctx: Parameters<NonNullable<AcceleratorFamily<Spyre>["planSer
   const wheels: WheelPin[] = [
     githubPin("vllm", vllmVersion, { owner: "vllm-project", repo: "vllm", tag: `v${vllmVersion}` }, given[wheelKey("vllm", vllmVersion)]),
     ...(sendnn ? [requireFilePin("torch-sendnn", sendnnVersion(opts.torchSendnn!), opts.torchSendnn!, opts.torchSendnnSha256, ["torch"])] : []),
-    wheelPin("vllm-spyre", r.version, { given: given[wheelKey("vllm-spyre", r.version)], deps: ["vllm", ...(sendnn ? ["torch-sendnn"] : [])] }),
+    // ibm-fms and fms-model-optimizer only at versions the profile pins: hwflake knows their ranges, not a release.
+    ...FMS.filter((k) => pins[k] !== undefined).map((k) => wheelPin(k, pins[k]!, { given: given[wheelKey(k, pins[k]!)] })),
+    wheelPin("vllm-spyre", r.version, {
+      given: given[wheelKey("vllm-spyre", r.version)],
+      deps: ["vllm", ...FMS.filter((k) => pins[k] !== undefined), ...(sendnn ? ["torch-sendnn"] : [])],
+    }),
   ];
   const hashes = wheelHashFinding(wheels);
   if (hashes) findings.push(hashes);
@@ -141,14 +149,23 @@ function planServe(ctx: Parameters<NonNullable<AcceleratorFamily<Spyre>["planSer
           : `run ${w.prefetch}; then add wheels: { "${wheelKey(w.package, w.version)}": { url: "${w.url ?? "<url>"}", sha256: "<sha256>" } } to the profile`,
       source: cite(WHEEL_SRC.pypiJson),
     });
-  findings.push({
-    code: "SPYRE_DEPENDENCIES",
-    severity: "warning",
-    subject: `serve[${index}]`,
-    message: `vllm-spyre ${r.version} also requires ibm-fms (>=1.7.0,<2.0) and fms-model-optimizer[fp8]; hwflake knows no exact version of them and nixpkgs has neither, so the set does not provide them yet${sendnn ? ", and torch_sendnn is built against one torch (torch_sendnn 1.2.0 → torch 2.10.0) while the set uses nixpkgs' torch" : ""}.`,
-    fix: "check the set's Python environment against vllm-spyre's pyproject.toml before relying on it",
-    source: cite(r.sources[0]!, SPYRE_SRC.sendnnNotPublic),
-  });
+  const unpinned = FMS.filter((k) => pins[k] === undefined);
+  if (unpinned.length || sendnn)
+    findings.push({
+      code: "SPYRE_DEPENDENCIES",
+      severity: "warning",
+      subject: `serve[${index}].pins`,
+      message:
+        (unpinned.length
+          ? `vllm-spyre ${r.version} also requires ${unpinned.map((k) => `${k} (${r.fms[k as (typeof FMS)[number]]})`).join(" and ")}; hwflake knows the range, not a release to pin, and nixpkgs has neither, so the set lacks ${unpinned.length > 1 ? "them" : "it"} until the profile pins ${unpinned.length > 1 ? "them" : "it"}`
+          : "") +
+        (sendnn ? `${unpinned.length ? "; and " : ""}torch_sendnn is built against one torch (torch_sendnn 1.0/1.1 → torch 2.7.1, 1.2.0 → torch 2.10.0) while the set uses nixpkgs' torch` : "") +
+        ".",
+      fix: unpinned.length
+        ? `add ${unpinned.map((k) => `${k}: "<version>"`).join(", ")} to serve[${index}].pins (versions inside the ranges above), then their wheels' url and sha256 as the plan asks`
+        : "check that the set's torch is the one your torch_sendnn was built for",
+      source: cite(r.sources[0]!, SPYRE_SRC.sendnnNotPublic),
+    });
 
   const warm = {
     promptLens: opts.warmup?.promptLens ?? SPYRE_WARMUP_DEFAULTS.promptLens,

@@ -58,6 +58,8 @@ export interface SpyreRelease {
   readonly vllmRange: string;
   /** The vLLM hwflake builds for it: inside the range, a version upstream tags. */
   readonly vllm: string;
+  /** Its ibm-fms and fms-model-optimizer requirements, verbatim. */
+  readonly fms: { readonly "ibm-fms": string; readonly "fms-model-optimizer": string };
   readonly sources: readonly Source[];
 }
 
@@ -70,16 +72,18 @@ export const SPYRE_RELEASES: readonly SpyreRelease[] = [
     date: "2026-03-26",
     vllmRange: "vllm>=0.17.0,<0.18.1",
     vllm: "0.18.0",
+    fms: { "ibm-fms": ">=1.7.0,<2.0", "fms-model-optimizer": "[fp8]>=0.8.0" },
     sources: [SPYRE_SRC.pyproject("v1.10.0", "7fd2f73698bd", "\"vllm>=0.17.0,<0.18.1\"; torch not a dependency (must pre-exist); requires-python >=3.11"), SPYRE_SRC.vllmTags],
   },
   {
     version: "1.9.1",
     tag: "v1.9.1",
-    commit: "v1.9.1",
+    commit: "9de53f658307",
     date: "2026-03-10",
     vllmRange: "vllm>=0.11.0,<0.16.1",
     vllm: "0.16.0",
-    sources: [SPYRE_SRC.pyproject("v1.9.1", "tag", "\"vllm>=0.11.0,<0.16.1\""), SPYRE_SRC.vllmTags],
+    fms: { "ibm-fms": ">=1.7.0,<2.0", "fms-model-optimizer": "[fp8]>=0.8.0" },
+    sources: [SPYRE_SRC.pyproject("v1.9.1", "9de53f658307", "\"vllm>=0.11.0,<0.16.1\""), SPYRE_SRC.vllmTags],
   },
 ];
 
