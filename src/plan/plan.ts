@@ -65,6 +65,8 @@ function modelFor(s: Serve, engine: Engine): InstanceModel | null {
 class Findings {
   readonly list: Finding[] = [];
   add(f: Finding): void {
+    // Instances sharing a set can report the same thing about it (a missing wheel hash) once.
+    if (this.list.some((x) => x.code === f.code && x.subject === f.subject && x.message === f.message)) return;
     this.list.push(f);
   }
 }

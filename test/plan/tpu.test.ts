@@ -169,3 +169,28 @@ describe("TPU sets in a fleet", () => {
     ]);
   });
 });
+
+describe("a host's chips split between instances", () => {
+  it("chips are numbered across TPU entries in profile order; each instance gets its own chips, nodes and libtpu port", () => {
+    const plan = planHost(
+      makeProfile({
+        accelerators: [
+          { id: "left", kind: "tpu", vendor: "google", arch: "v6e", chips: 2 },
+          { id: "right", kind: "tpu", vendor: "google", arch: "v6e", chips: 2 },
+        ],
+        serve: [
+          { name: "a", model: "org/a", port: 8000, on: ["left"], engine: "vllm" },
+          { name: "b", model: "org/b", port: 8001, on: ["right"], engine: "vllm" },
+        ],
+      } as never),
+    );
+    expect(plan.refused).toBe(false);
+    const [a, b] = plan.instances;
+    expect([a!.environment.TPU_VISIBLE_CHIPS, b!.environment.TPU_VISIBLE_CHIPS]).toEqual(["0,1", "2,3"]);
+    expect([a!.environment.TPU_PROCESS_PORT, b!.environment.TPU_PROCESS_PORT]).toEqual(["8476", "8478"]);
+    expect(b!.devices?.value).toEqual(["/dev/vfio/vfio", "/dev/vfio/2", "/dev/vfio/3"]);
+    expect(plan.buildSets).toHaveLength(1);
+    // The set's missing hashes are reported once, not once per instance.
+    expect(plan.findings.filter((f) => f.code === "WHEEL_HASH_NEEDED")).toHaveLength(1);
+  });
+});

@@ -44,9 +44,18 @@ export const LIBTPU_LICENSE = { shortName: "libtpu", fullName: "Google Cloud Pla
 
 const VFIO_GENERATIONS: readonly TpuGeneration[] = ["v5e", "v5p", "v6e", "v7x"];
 
-/** The chip indices of a TPU entry: 0..chips-1 (one entry is one host's chips). */
-function chipIndices(acc: Tpu): number[] {
-  return Array.from({ length: acc.chips ?? 1 }, (_, i) => i);
+/**
+ * The chip indices of a TPU entry. An entry is a group of the host's chips (all of them, or a
+ * part when the profile splits them between instances); chips are numbered across the TPU
+ * entries in profile order.
+ */
+function chipIndices(acc: Tpu, all: readonly Tpu[]): number[] {
+  const before = all.slice(0, Math.max(0, all.indexOf(acc))).reduce((n, a) => n + (a.chips ?? 1), 0);
+  return Array.from({ length: acc.chips ?? 1 }, (_, i) => before + i);
+}
+
+function tpusOf(accs: readonly Accelerator[]): Tpu[] {
+  return accs.filter((a): a is Tpu => a.kind === "tpu");
 }
 
 /** The set's wheels for one release, with url/hash from the profile or a public record. */
@@ -136,7 +145,7 @@ function planServe(ctx: Parameters<NonNullable<AcceleratorFamily<Tpu>["planServe
   const hashes = wheelHashFinding(wheels);
   if (hashes) findings.push(hashes);
 
-  const chips = accs.flatMap(chipIndices);
+  const chips = accs.flatMap((a) => chipIndices(a, tpusOf(profile.accelerators)));
   const vfio = VFIO_GENERATIONS.includes(arch);
   const devices = vfio ? ["/dev/vfio/vfio", ...chips.map((i) => `/dev/vfio/${i}`)] : chips.map((i) => `/dev/accel${i}`);
   findings.push({
@@ -190,8 +199,8 @@ export const tpu: AcceleratorFamily<Tpu> = {
   // The set depends on the serve entry's pins, so planServe makes it.
   buildSet: () => null,
   planServe,
-  pinning(accs) {
-    const chips = accs.flatMap(chipIndices);
+  pinning(accs, all) {
+    const chips = accs.flatMap((a) => chipIndices(a, all));
     const port = 8476 + (chips[0] ?? 0);
     return {
       env: {
@@ -210,7 +219,7 @@ export const tpu: AcceleratorFamily<Tpu> = {
     };
   },
   engineArgs(accs, engine) {
-    const n = accs.flatMap(chipIndices).length;
+    const n = accs.reduce((k, a) => k + (a.chips ?? 1), 0);
     if (engine === "vllm" && n > 1)
       return { args: ["--tensor-parallel-size", String(n)], reason: `split the model over the ${n} TPU chips it is pinned to`, sources: [SRC.vllmServeArgs] };
     return null;
