@@ -77,6 +77,7 @@ describe.skipIf(skipNix)("the TPU set on nixpkgs stand-ins", () => {
           versions = lib.genAttrs [ "jax" "jaxlib" "libtpu" "torchax" "flax" "qwix" "tpu-info" "tpu-inference" "vllm-tpu" ] (n: py.\${n}.version);
           engine = { inherit (set.vllm) pname version; deps = map (d: d.pname) set.vllm.dependencies; };
           tpuInferenceDeps = map (d: d.pname) py.tpu-inference.dependencies;
+          patchelf = map (d: d.pname) py.libtpu.nativeBuildInputs;
           torchXla = py ? torch-xla || py ? torch_xla;
           hostHas = builtins.filter (n: plain.python312Packages ? \${n} || pkgs.python312Packages ? \${n} || pkgs.python3Packages ? \${n}) [ "libtpu" "tpu-inference" "vllm-tpu" "jax" ];
           env = set.python.args.packages;
@@ -92,6 +93,7 @@ describe.skipIf(skipNix)("the TPU set on nixpkgs stand-ins", () => {
       versions: { jax: "0.7.2", jaxlib: "0.7.2", libtpu: "0.0.23", torchax: "0.0.7", flax: "0.11.1", qwix: "0.1.1", "tpu-info": "0.4.0", "tpu-inference": "0.11.1", "vllm-tpu": "0.11.1" },
       engine: { pname: "vllm-tpu", version: "0.11.1", deps: ["tpu-inference"] },
       tpuInferenceDeps: ["jax", "jaxlib", "libtpu", "torchax", "flax", "qwix", "tpu-info"],
+      patchelf: ["auto-patchelf-hook"],
       torchXla: false,
       hostHas: [],
       env: expect.arrayContaining(["vllm-tpu-0.11.1", "libtpu-0.0.23", "jax-0.7.2", "tpu-inference-0.11.1"]),

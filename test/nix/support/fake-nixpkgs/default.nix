@@ -94,7 +94,12 @@ let
       hostPlatform = platform;
       buildPlatform = platform;
       inherit mkDerivation;
+      # The compiler's C++ runtime, which prebuilt wheels link against (nixpkgs' jaxlib-bin
+      # takes `lib.getLib stdenv.cc.cc`).
+      cc.cc = mkDerivation { pname = "gcc-unwrapped"; };
     };
+    # A setup hook in nixpkgs; here only something to put into nativeBuildInputs.
+    autoPatchelfHook = mkDerivation { pname = "auto-patchelf-hook"; };
     buildGoModule = mkDerivation;
 
     newScope = extra: lib.callPackageWith (final // extra);

@@ -45,17 +45,24 @@ let
     + "Then set its sha256 in the hwflake profile and run hwflake generate again.";
 
   # One pinned wheel as a Python package of the set. Its dependencies are the set's other
-  # pinned wheels, plus (vllm-tpu) the Python dependencies of a nixpkgs package.
+  # pinned wheels, the dependencies of the nixpkgs package it replaces (jax, jaxlib, flax: their
+  # numpy, scipy, ml-dtypes, ...), and (vllm-tpu) those of another nixpkgs package. Like
+  # nixpkgs' jaxlib-bin, prebuilt wheels get autoPatchelfHook and the C++ runtime, since they
+  # are linked against libraries Nix must point them to (a no-op for pure-Python wheels).
   wheelPackage =
-    pyfinal: pyprev: w:
+    pyfinal: pyprev: attr: w:
     {
       buildPythonPackage,
       fetchurl,
       requireFile,
+      autoPatchelfHook,
+      stdenv,
     }:
     buildPythonPackage {
       inherit (w) pname version;
       format = "wheel";
+      nativeBuildInputs = lib.optionals stdenv.hostPlatform.isLinux [ autoPatchelfHook ];
+      buildInputs = [ (lib.getLib stdenv.cc.cc) ];
       src =
         if (w.fetch or "url") == "requireFile" then
           if w.hash != null then
@@ -72,6 +79,7 @@ let
           throw (missingWheel w);
       dependencies =
         map (d: pyfinal.${d}) w.deps
+        ++ (pyprev.${attr}.dependencies or [ ])
         ++ lib.optionals (w.inheritDependencies != null) (
           pyprev.${w.inheritDependencies}.dependencies or [ ]
         );
@@ -101,7 +109,7 @@ let
                   throw (missingWheel w);
             })
           else
-            pyfinal.callPackage (wheelPackage pyfinal pyprev w) { }
+            pyfinal.callPackage (wheelPackage pyfinal pyprev attr w) { }
         ) python.wheels
       )
     ];
