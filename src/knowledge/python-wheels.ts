@@ -95,7 +95,9 @@ export function toSri(sha256: string): string {
 
 /** The commands that print the hash of a GitHub tag's source tree, as fetchFromGitHub checks it. */
 export function githubPrefetchCommand(owner: string, repo: string, tag: string): string {
-  return `nix store prefetch-file --unpack --hash-type sha256 https://github.com/${owner}/${repo}/archive/refs/tags/${tag}.tar.gz`;
+  // nix-prefetch-url --unpack hashes the unpacked tree as fetchFromGitHub does; to-sri makes it
+  // the form the profile's sha256 field takes.
+  return `nix hash to-sri --type sha256 $(nix-prefetch-url --unpack https://github.com/${owner}/${repo}/archive/refs/tags/${tag}.tar.gz)`;
 }
 
 /**

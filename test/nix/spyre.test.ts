@@ -86,7 +86,7 @@ describe.skipIf(skipNix)("the Spyre set on nixpkgs stand-ins", () => {
 
   it("without the source hash, evaluation stops with the prefetch command", async () => {
     const err = nixEvalError(await hostExpr(spyrePlan(SENDNN), "py.vllm.src.outPath"));
-    expect(err).toContain("nix store prefetch-file --unpack --hash-type sha256 https://github.com/vllm-project/vllm/archive/refs/tags/v0.18.0.tar.gz");
+    expect(err).toContain("nix hash to-sri --type sha256 $(nix-prefetch-url --unpack https://github.com/vllm-project/vllm/archive/refs/tags/v0.18.0.tar.gz)");
     expect(err).toContain('"vllm==0.18.0"');
   });
 

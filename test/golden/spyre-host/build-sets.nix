@@ -44,7 +44,7 @@
           inheritDependencies = null;
           license = null;
           pname = "vllm";
-          prefetch = "nix store prefetch-file --unpack --hash-type sha256 https://github.com/vllm-project/vllm/archive/refs/tags/v0.18.0.tar.gz";
+          prefetch = "nix hash to-sri --type sha256 \$(nix-prefetch-url --unpack https://github.com/vllm-project/vllm/archive/refs/tags/v0.18.0.tar.gz)";
           url = "https://github.com/vllm-project/vllm/archive/refs/tags/v0.18.0.tar.gz";
           version = "0.18.0";
         };
