@@ -134,7 +134,7 @@ describe.skipIf(skipNix).each(hostCases)("end to end $name: golden build sets + 
           rayEnvs = lib.mapAttrs (_: set: if set ? ray-env then { path = "\${set.ray-env}"; inherit (set.ray-env.args) packages; } else null) pkgs.hwflake;
           sockets = lib.mapAttrs (n: s: s.listenStreams) c.systemd.sockets;
           launchers = lib.mapAttrs launcherText c.services.hwflake.instances;
-          packages = lib.mapAttrs (_: set: lib.mapAttrs (n: p: { path = "\${p}"; args = p.args or null; env = p.env or null; }) (removeAttrs set [ "pkgs" "ray-env" ])) pkgs.hwflake;
+          packages = lib.mapAttrs (_: set: lib.mapAttrs (n: p: { path = "\${p}"; args = p.args or null; env = p.env or null; }) (removeAttrs set [ "pkgs" "ray-env" "python" ])) pkgs.hwflake;
           setConfigs = lib.mapAttrs (_: set: { inherit (set.pkgs.config) cudaSupport rocmSupport cudaCapabilities; clr = set.pkgs.rocmPackages.clr.localGpuTargets or null; }) pkgs.hwflake;
           stock = {
             same = builtins.all (a: pkgs.\${a}.args == plain.\${a}.args) [ "llama-cpp" "ollama" ]

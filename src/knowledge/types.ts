@@ -1,6 +1,6 @@
 /** Shapes of hardware knowledge: every verdict carries its reason and sources. */
-import type { Accelerator } from "../profile/schema.js";
-import type { Backend, Decision, Engine, ForecastItem, NixValue, Source } from "../plan/types.js";
+import type { Accelerator, Profile, Serve } from "../profile/schema.js";
+import type { Backend, Decision, Engine, Finding, ForecastItem, NixValue, PackageBuild, PythonSet, Source } from "../plan/types.js";
 
 /** How well an engine runs on a device, as upstream states it. */
 export type SupportLevel = "supported" | "experimental" | "unsupported";
@@ -19,6 +19,8 @@ export function verdict(level: SupportLevel, reason: string, ...sources: Source[
 
 /** Override arguments and build environment of one engine package inside a build set. */
 export interface PackageRecipe {
+  /** Attribute of the set's package set the engine comes from, when not the engine's usual one. */
+  readonly base?: PackageBuild["base"];
   readonly args: { readonly [arg: string]: NixValue };
   readonly env: { readonly [name: string]: string };
   readonly reason: string;
@@ -42,6 +44,21 @@ export interface BuildSetRecipe {
   compiles(engines: readonly Engine[]): readonly ForecastItem[];
   /** Why the set is, or is not, in the public binary cache, and where that is said. */
   readonly cache: { readonly text: string; readonly sources: readonly Source[] };
+  /** Python wheels the set pins at exact versions inside its own Python package set, or absent. */
+  readonly python?: Decision<PythonSet> | null;
+}
+
+/** What a family decides for one serve entry when its build set depends on the entry (pins, plug-in options). */
+export interface ServePlan {
+  /** The set to build, or null when the entry is refused (the findings say why). */
+  readonly recipe: BuildSetRecipe | null;
+  readonly findings: readonly Finding[];
+  /** Runtime environment beyond device pinning (engine settings), with why. */
+  readonly environment: Decision<Record<string, string>> | null;
+  /** Device nodes the unit may open (DeviceAllow), with why. */
+  readonly devices: Decision<readonly string[]> | null;
+  /** TimeoutStartSec for the unit when the engine needs longer than systemd's default to start, with why. */
+  readonly startTimeout: Decision<string> | null;
 }
 
 /**
@@ -68,6 +85,12 @@ export interface AcceleratorFamily<A extends Accelerator = Accelerator> {
   pinning(accs: readonly A[], all: readonly A[], engine: Engine): { env: Record<string, string>; reason: string; sources: readonly Source[]; warnings: readonly string[] };
   /** The build set for these build targets (sorted, distinct), or null when hwflake cannot build for it. */
   buildSet(targets: readonly string[]): BuildSetRecipe | null;
+  /**
+   * For families whose build set depends on the serve entry (TPU: pinned releases; Spyre:
+   * plug-in options): the set, findings, environment and device access for this entry. When
+   * present the planner uses it instead of buildSet().
+   */
+  planServe?(ctx: { readonly profile: Profile; readonly serve: Serve; readonly index: number; readonly accs: readonly A[]; readonly engine: Engine }): ServePlan;
   /** Extra engine arguments this device needs (e.g. --dtype half below CUDA 8.0). */
   engineArgs(accs: readonly A[], engine: Engine): { args: string[]; reason: string; sources: readonly Source[] } | null;
 }

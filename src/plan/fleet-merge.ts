@@ -44,8 +44,8 @@ export function fleetOfPlans(name: string, plans: readonly Plan[], extras: Fleet
 }
 
 /** What a set must agree on to be one set: everything that reaches Nix. */
-function nixData(set: Pick<BuildSet, "config" | "rocmGpuTargets" | "allowUnfreeLicenses">): string {
-  return JSON.stringify([set.config.value, set.rocmGpuTargets?.value ?? null, set.allowUnfreeLicenses?.value ?? null]);
+function nixData(set: Pick<BuildSet, "config" | "rocmGpuTargets" | "allowUnfreeLicenses" | "python">): string {
+  return JSON.stringify([set.config.value, set.rocmGpuTargets?.value ?? null, set.allowUnfreeLicenses?.value ?? null, set.python?.value ?? null]);
 }
 
 function packageData(p: PackageBuild): string {

@@ -69,6 +69,8 @@ function modelFor(s: Serve, engine: Engine): InstanceModel | null {
 class Findings {
   readonly list: Finding[] = [];
   add(f: Finding): void {
+    // Instances sharing a set can report the same thing about it (a missing wheel hash) once.
+    if (this.list.some((x) => x.code === f.code && x.subject === f.subject && x.message === f.message)) return;
     this.list.push(f);
   }
 }
@@ -248,7 +250,10 @@ export function planHost(p: Profile): Plan {
     const choice = chooseEngine(p, s, i, where, out);
     if (!choice) return;
     const { engine } = choice;
-    const recipe = recipeFor(p, where);
+    // Families whose set depends on the entry (pins, plug-in options) plan it themselves.
+    const served = where.family?.planServe?.({ profile: p, serve: s, index: i, accs: where.accs, engine }) ?? null;
+    if (served) for (const f of served.findings) out.add(f);
+    const recipe = served ? served.recipe : recipeFor(p, where);
     if (!recipe || (where.family && where.family.backend === null)) return; // reported as unsupported above
     const backend: Backend = where.family?.backend ?? "cpu";
 
@@ -287,7 +292,7 @@ export function planHost(p: Profile): Plan {
     }
 
     let pinning: Decision<Record<string, string>> | null = null;
-    const environment: Record<string, string> = {};
+    const environment: Record<string, string> = { ...(served?.environment?.value ?? {}) };
     const extraArgs: string[] = [];
     if (where.family) {
       const all = p.accelerators.filter((a) => where.family!.matches(a));
@@ -309,10 +314,13 @@ export function planHost(p: Profile): Plan {
       buildSet: recipe.name,
       model,
       apiKeyFile: s.apiKeyFile ?? null,
-      gpuVendor: where.family ? (where.accs[0]!.vendor as "amd" | "nvidia") : null,
+      gpuVendor: (backend === "rocm" ? "amd" : backend === "cuda" ? "nvidia" : null) as Instance["gpuVendor"],
       engineDecision: choice.decision,
       pinning,
       requiredCpuFeatures: cpuPreflight(p, s, i, engine, !where.family, out),
+      ...(served?.devices ? { devices: served.devices } : {}),
+      ...(served?.startTimeout ? { startTimeout: served.startTimeout } : {}),
+      ...(served?.environment ? { settings: served.environment } : {}),
     };
     if (where.family) {
       instances.push({ ...base, name: s.name, listen: s.listen, port: s.port, environment, extraArgs, cpu: null, behind: null });
@@ -404,6 +412,7 @@ function planBuildSets(p: Profile, instances: readonly Instance[], recipes: Read
       rocmGpuTargets: recipe.rocmGpuTargets,
       allowUnfreeLicenses: recipe.allowUnfreeLicenses,
       packages,
+      ...(recipe.python ? { python: recipe.python } : {}),
       instances: users.map((x) => x.name).sort(byName),
       forecast: forecastOf(recipe.compiles(engines), recipe.cache),
     };
@@ -444,7 +453,16 @@ function setFindings(p: Profile, name: string, backend: Backend, engines: readon
       source: cite(...rocm.sources),
     });
   }
-  if (recipe.allowUnfreeLicenses) {
+  if (recipe.allowUnfreeLicenses && backend !== "cuda") {
+    out.add({
+      code: "SET_UNFREE",
+      severity: "info",
+      subject: `buildSets.${name}`,
+      message: `${recipe.allowUnfreeLicenses.reason}.`,
+      source: cite(...recipe.allowUnfreeLicenses.sources),
+    });
+  }
+  if (recipe.allowUnfreeLicenses && backend === "cuda") {
     out.add({
       code: "CUDA_UNFREE",
       severity: "info",

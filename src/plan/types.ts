@@ -42,7 +42,7 @@ export interface Finding {
 export type Engine = "vllm" | "llama-cpp" | "ollama";
 
 /** Which device family a build or instance targets. */
-export type Backend = "cpu" | "rocm" | "cuda";
+export type Backend = "cpu" | "rocm" | "cuda" | "tpu" | "spyre";
 
 /** A Nix value the renderer knows how to print as a literal. */
 export type NixValue =
@@ -65,13 +65,52 @@ export interface PackageBuild {
   /** Attribute name inside the set: the engine ("llama-cpp", "vllm", "ollama"). */
   readonly engine: Engine;
   /** Where it comes from in the set's package set: a top-level attribute or the Python set. */
-  readonly base: "llama-cpp" | "ollama" | "python3Packages.vllm";
+  readonly base: "llama-cpp" | "ollama" | "python3Packages.vllm" | "python312Packages.vllm-tpu" | "python312Packages.vllm" | "pythonEnv";
   /** Arguments for `.override { ... }`, nixpkgs names only. */
   readonly args: { readonly [arg: string]: NixValue };
   /** Build-time environment variables added to the derivation. */
   readonly env: { readonly [name: string]: string };
   readonly reason: string;
   readonly sources: readonly Source[];
+}
+
+/** One wheel a build set installs at an exact version, as data for modules/lib/build-sets.nix. */
+export interface WheelPin {
+  /** PyPI project name ("tpu-inference"). */
+  readonly package: string;
+  /** Attribute in the set's Python package set (nixpkgs spelling: lower case, '-'). */
+  readonly attr: string;
+  readonly version: string;
+  /** Download URL, or null when no public record gives it. */
+  readonly url: string | null;
+  /** SRI sha256 of the file at `url`, or null when no public record gives it. */
+  readonly hash: string | null;
+  /** Where url and hash come from ("the profile's wheels entry" when the user gave them). */
+  readonly hashSource: string | null;
+  /** Attributes of the same set this wheel depends on. */
+  readonly deps: readonly string[];
+  /** Take the Python dependencies of this nixpkgs package as well (vllm-tpu takes vllm's). */
+  readonly inheritDependencies: string | null;
+  /** nixpkgs-style licence record for an unfree wheel (its shortName goes into allowUnfreeLicenses), or null. */
+  readonly unfree: { readonly shortName: string; readonly fullName: string } | null;
+  /** The exact commands that print the url and sha256 (shown in the plan and in Nix's throw). */
+  readonly prefetch: string;
+  /**
+   * How the file is fetched: "url" (fetchurl of a wheel), "github" (the package's nixpkgs
+   * expression with version and src replaced by this tag's source tree), or "requireFile" (a
+   * file only the user has, added to the store by hand: `requireFile`).
+   */
+  readonly fetch?: "url" | "github" | "requireFile";
+  readonly github?: { readonly owner: string; readonly repo: string; readonly tag: string } | null;
+  /** requireFile: the file name the user adds to the store, and what to tell them. */
+  readonly file?: string | null;
+}
+
+/** The Python package set a build set adds its wheels to. */
+export interface PythonSet {
+  /** Interpreter attribute of the set ("python312"); its package set is `<interpreter>Packages`. */
+  readonly interpreter: "python312";
+  readonly wheels: readonly WheelPin[];
 }
 
 /** A heavy derivation a build set compiles from source, with a rough cost. */
@@ -121,6 +160,8 @@ export interface BuildSet {
   readonly allowUnfreeLicenses: Decision<readonly string[]> | null;
   /** Engine packages built in this set, sorted by engine. */
   readonly packages: readonly PackageBuild[];
+  /** Python wheels pinned at exact versions inside the set (TPU, Spyre), or absent. */
+  readonly python?: Decision<PythonSet> | null;
   /** Instances that run a package of this set, sorted. */
   readonly instances: readonly string[];
   readonly forecast: Forecast;
@@ -167,6 +208,12 @@ export interface Instance {
   readonly requiredCpuFeatures?: Decision<readonly string[]> | null;
   /** For a per-NUMA-node server: the load balancer (serve entry name) it sits behind. */
   readonly behind?: string | null;
+  /** Device nodes the unit may open beyond the GPU vendor's (TPU, Spyre: /dev/vfio/N), or absent. */
+  readonly devices?: Decision<readonly string[]> | null;
+  /** Engine settings in `environment` beyond pinning (Spyre backend, warm-up shapes), with why; or absent. */
+  readonly settings?: Decision<{ readonly [name: string]: string }> | null;
+  /** The unit's TimeoutStartSec when the engine compiles at start (Spyre), or absent. */
+  readonly startTimeout?: Decision<string> | null;
 }
 
 /**

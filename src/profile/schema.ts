@@ -383,6 +383,34 @@ export const ServeSchema = z.strictObject({
     .positive()
     .optional()
     .meta({ description: "Memory the model's weights take, GiB; decides parallel: auto and sizes the CPU KV cache. Absent means unknown" }),
+  pins: z
+    .record(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, { message: "pins keys are Python package names such as \"jax\" or \"libtpu\"" }), z.string().regex(/^\d+(\.\d+)*([a-z0-9.+-]*)$/, { message: 'pins values are exact versions such as "0.7.2"' }))
+    .optional()
+    .meta({
+      description:
+        'Exact Python package versions for the engine\'s own set (TPU, Spyre), e.g. { jax: "0.7.2", libtpu: "0.0.23" }: hwflake picks the newest known-good release that has them, or refuses with the reason',
+    }),
+  spyre: z
+    .strictObject({
+      backend: z
+        .enum(["sendnn", "eager", "inductor"])
+        .default("sendnn")
+        .meta({ description: "VLLM_SPYRE_DYNAMO_BACKEND: sendnn compiles for the cards (needs torch_sendnn); eager and inductor run on the CPU, for tests" }),
+      warmup: z
+        .strictObject({
+          promptLens: z.array(z.number().int().positive()).min(1).optional(),
+          newTokens: z.array(z.number().int().positive()).min(1).optional(),
+          batchSizes: z.array(z.number().int().positive()).min(1).optional(),
+        })
+        .optional()
+        .meta({ description: "Shapes compiled at start (VLLM_SPYRE_WARMUP_*); absent means vllm-spyre's defaults" }),
+      torchSendnn: absoluteFilePath("spyre.torchSendnn", "/srv/wheels/torch_sendnn-….whl")
+        .optional()
+        .meta({ description: "IBM's torch_sendnn wheel (not public; from the ibm-aiu base image), needed for backend sendnn" }),
+      torchSendnnSha256: z.string().optional().meta({ description: "sha256 of that wheel (nix hash file --type sha256 <file>)" }),
+    })
+    .optional()
+    .meta({ description: "IBM Spyre options: compile backend, warm-up shapes, IBM's torch_sendnn" }),
 });
 
 /** The whole profile. */
@@ -399,6 +427,16 @@ export const ProfileSchema = z
     memory: MemorySchema.optional(),
     accelerators: z.array(AcceleratorSchema).max(MAX_ENTRIES).default([]),
     serve: z.array(ServeSchema).max(MAX_ENTRIES).default([]),
+    wheels: z
+      .record(
+        z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*==[0-9][A-Za-z0-9.+-]*$/, { message: 'wheels keys are "package==version", e.g. "libtpu==0.0.23"' }),
+        z.strictObject({
+          url: safeString("wheels.<key>.url", 2048).regex(/^https:\/\/\S+$/, { message: "wheels.<key>.url is the https URL of the wheel file" }),
+          sha256: z.string().regex(/^(sha256-[A-Za-z0-9+/]{43}=|[0-9a-f]{64})$/, { message: "wheels.<key>.sha256 is 64 hex digits or an SRI sha256-… hash" }),
+        }),
+      )
+      .optional()
+      .meta({ description: "URL and sha256 of pinned Python wheels hwflake has no public record of; the plan prints the command that gives them" }),
   })
   .meta({ title: "hwflake hardware profile", description: "A host's hardware and the inference servers to run on it" });
 

@@ -101,6 +101,38 @@ export function readmeContext(fleet: FleetPlan, hwflakeUrl: string | null): obje
     ...more.map((l) => l.slice(4)),
     "};",
   ].join("\n");
+  // Sets with pinned wheels: each wheel's version and where its hash comes from, and how another
+  // program (a Ray driver) runs the engine's environment without holding it (seed 002's split).
+  const pythonSets = [...new Map(fleet.buildSets.filter((s) => s.python).map((s) => [s.name, s])).values()].map((s) => {
+    const out = outputName(s.name, "python");
+    return {
+      name: s.name,
+      output: out,
+      wheels: s.python!.value.wheels.map((w) => ({
+        package: w.package,
+        version: w.version,
+        from: w.fetch === "github" ? `${w.github!.owner}/${w.github!.repo} ${w.github!.tag} (nixpkgs' expression)` : w.fetch === "requireFile" ? `${w.file} (your file, requireFile)` : (w.url ?? "-"),
+        hash: w.hash ? `${w.hash} (${w.hashSource})` : `needed: ${w.prefetch}`,
+      })),
+      ray: [
+        `# nix build .#${out} --out-link ./engine-python`,
+        "# The engine's interpreter: its vLLM and accelerator stack at the pinned versions. The",
+        "# driver's own environment (training code, torch_xla, ...) holds none of them.",
+        "import ray",
+        "",
+        'ENGINE_PY = "/path/to/engine-python/bin/python"',
+        "",
+        '@ray.remote(runtime_env={"py_executable": ENGINE_PY})',
+        "class Generator:",
+        "    def __init__(self, model: str):",
+        "        from vllm import LLM  # imported in the actor's process only",
+        "        self.llm = LLM(model=model)",
+        "",
+        "    def generate(self, prompts):",
+        "        return [o.outputs[0].text for o in self.llm.generate(prompts)]",
+      ].join("\n"),
+    };
+  });
   const instances = fleet.hosts.flatMap((h) =>
     [...h.instances]
       .sort((a, b) => compareCodePoints(a.name, b.name))
@@ -254,6 +286,8 @@ export function readmeContext(fleet: FleetPlan, hwflakeUrl: string | null): obje
     unitCommands,
     // numtide/system-manager README.md and docs/site/reference/cli.md @ 48d47346.
     systemManagerCommand: "nix run 'github:numtide/system-manager' -- switch --flake . --sudo",
+    pythonSets,
+    hasPythonSets: pythonSets.length > 0,
     flakeUsage,
     classicUsage,
   };

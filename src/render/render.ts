@@ -8,7 +8,7 @@
  */
 import { InternalError } from "../errors.js";
 import { fleetOfPlans } from "../plan/fleet-merge.js";
-import type { FleetBuildSet, FleetPlan, Instance, LoadBalancer, Plan, ServicePlan } from "../plan/types.js";
+import type { FleetBuildSet, FleetPlan, Instance, LoadBalancer, Plan, PythonSet, ServicePlan } from "../plan/types.js";
 import { markerFor } from "../write/marker.js";
 import type { RenderedFile } from "../write/write.js";
 import { compareCodePoints, nixAttrPath, nixExpr, nixString, type NixExpr, type NixInput } from "./nix.js";
@@ -148,8 +148,11 @@ function flakeContext(fleet: FleetPlan, hwflakeUrl: string | null, nixpkgsUrl: s
   const nixosModules: Record<string, NixInput> = { default: nixExpr(one ? `hostModule ${nixString(fleet.hosts[0]!.host)}` : "modules") };
   for (const h of fleet.hosts) nixosModules[h.host] = nixExpr(`hostModule ${nixString(h.host)}`);
   const packageOutputs: Record<string, Record<string, NixInput>> = {};
-  for (const s of fleet.buildSets)
+  for (const s of fleet.buildSets) {
     for (const p of s.packages) (packageOutputs[s.system] ??= {})[outputName(s.name, p.engine)] = { set: s.name, engine: p.engine };
+    // A set with pinned wheels also exports its Python environment (for Ray actors and tools).
+    if (s.python) (packageOutputs[s.system] ??= {})[outputName(s.name, "python")] = { set: s.name, engine: "python" };
+  }
   const hostsBySystem: Record<string, string[]> = {};
   for (const h of fleet.hosts) (hostsBySystem[h.system] ??= []).push(h.host);
   const systemConfigs = systemConfigsOf(fleet);
@@ -253,7 +256,7 @@ function buildSetsContext(sets: readonly FleetBuildSet[], oneHost: boolean): obj
       return {
         name: s.name,
         comments: [
-          `${{ cpu: "CPU", rocm: "ROCm", cuda: "CUDA" }[s.backend]} build set${s.targets.length ? ` for ${s.backend === "cuda" ? "capability " : ""}${s.targets.join(", ")}` : ""}, used by ${same.flatMap((x) => x.instances).map(instanceName).join(", ")}.`,
+          `${{ cpu: "CPU", rocm: "ROCm", cuda: "CUDA", tpu: "TPU", spyre: "IBM Spyre" }[s.backend]} build set${s.targets.length ? ` for ${s.backend === "cuda" ? "capability " : ""}${s.targets.join(", ")}` : ""}, used by ${same.flatMap((x) => x.instances).map(instanceName).join(", ")}.`,
           ...same.map((x) => (multi ? `On ${x.system}: ${forecastLine(x)}` : forecastLine(x))),
         ],
         configComments: why(s.config.reason, s.config.sources),
@@ -263,6 +266,7 @@ function buildSetsContext(sets: readonly FleetBuildSet[], oneHost: boolean): obj
         unfree: s.allowUnfreeLicenses
           ? { comments: why(s.allowUnfreeLicenses.reason, s.allowUnfreeLicenses.sources), licenses: s.allowUnfreeLicenses.value }
           : null,
+        python: s.python ? { comments: why(s.python.reason, s.python.sources), value: pythonData(s.python.value) } : null,
         packages: [...new Map(same.flatMap((x) => x.packages).map((p) => [p.engine, p])).values()]
           .sort((a, b) => compareCodePoints(a.engine, b.engine))
           .map((p) => ({
@@ -274,6 +278,32 @@ function buildSetsContext(sets: readonly FleetBuildSet[], oneHost: boolean): obj
           })),
       };
     }),
+  };
+}
+
+/** A set's pinned wheels as modules/lib/build-sets.nix reads them: one attribute per package. */
+function pythonData(py: PythonSet): NixInput {
+  return {
+    interpreter: py.interpreter,
+    wheels: Object.fromEntries(
+      py.wheels.map((w) => [
+        w.attr,
+        {
+          pname: w.package,
+          version: w.version,
+          url: w.url,
+          hash: w.hash,
+          hashSource: w.hashSource,
+          deps: [...w.deps],
+          inheritDependencies: w.inheritDependencies,
+          license: w.unfree ? { shortName: w.unfree.shortName, fullName: w.unfree.fullName, free: false } : null,
+          prefetch: w.prefetch,
+          fetch: w.fetch ?? "url",
+          ...(w.github ? { github: { ...w.github } } : {}),
+          ...(w.file ? { file: w.file } : {}),
+        },
+      ]),
+    ),
   };
 }
 
@@ -324,6 +354,9 @@ function hostContext(host: string, instances: readonly Instance[], services: rea
       extraArgs: i.extraArgs,
       apiKeyFile: i.apiKeyFile,
       network: i.network ?? null,
+      devices: i.devices ? { comments: why(i.devices.reason, i.devices.sources), value: i.devices.value } : null,
+      startTimeout: i.startTimeout ? { comments: why(i.startTimeout.reason, i.startTimeout.sources), value: i.startTimeout.value } : null,
+      settingsComments: i.settings ? why(i.settings.reason, i.settings.sources) : [],
     })),
   };
 }

@@ -610,7 +610,7 @@ describe.skipIf(skipNix)("module library shape", () => {
     );
     expect(r.top).toEqual(["buildSets", "doctor", "hostDriver", "instances", "loadBalancers", "ray"]);
     expect(r.inst.sort()).toEqual(
-      ["allowedClients", "apiKeyFile", "cpu", "enable", "engine", "environment", "extraArgs", "gguf", "gpu", "host", "huggingFaceTokenFile", "launcher", "model", "network", "openFirewall", "package", "port", "servedModelName"].sort(),
+      ["allowedClients", "apiKeyFile", "cpu", "devices", "enable", "engine", "environment", "extraArgs", "gguf", "gpu", "host", "huggingFaceTokenFile", "launcher", "model", "network", "openFirewall", "package", "port", "servedModelName", "startTimeout"].sort(),
     );
   });
 

@@ -117,14 +117,6 @@ describe("engine choice", () => {
     expect(f.subject).toBe("serve[0].gguf");
     expect(f.fix).toMatch(/serve\[0\]\.gguf with repo: .*-GGUF:<quant>.* or file:/);
   });
-  it("TPU and Spyre are refused as not buildable, even with acceptUnsupported", () => {
-    for (const acc of [{ id: "t", kind: "tpu", vendor: "google", arch: "v6e" }, { id: "t", kind: "spyre", vendor: "ibm" }]) {
-      const plan = planHost(makeProfile({ accelerators: [acc], serve: [serve({ on: ["t"], acceptUnsupported: true })] } as never));
-      expect(plan.refused).toBe(true);
-      expect(plan.findings.map((f) => f.code)).toContain("NO_ENGINE");
-      expect(plan.findings[0]!.message).toMatch(/nixpkgs/);
-    }
-  });
 });
 
 describe("CPU serving", () => {

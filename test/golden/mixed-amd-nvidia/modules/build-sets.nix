@@ -25,8 +25,11 @@ let
           "llama-cpp"
           "ollama"
           "python3Packages.vllm"
+          "python312Packages.vllm-tpu"
+          "python312Packages.vllm"
+          "pythonEnv"
         ];
-        description = "Attribute of the set's package set the engine is built from.";
+        description = "Attribute of the set's package set the engine is built from; `pythonEnv` is the set's Python environment of pinned wheels.";
       };
       override = mkOption {
         type = types.attrsOf types.anything;
@@ -65,6 +68,15 @@ let
         default = [ ];
         example = [ "CUDA EULA" ];
         description = "Unfree licences (nixpkgs shortNames) this set may use; nothing else unfree is allowed in it.";
+      };
+      python = mkOption {
+        type = types.nullOr (types.attrsOf types.anything);
+        default = null;
+        description = ''
+          Python wheels pinned at exact versions in this set's own Python package sets
+          (`interpreter`, and `wheels.<attr>` = { pname, version, url, hash, deps, ... }). A wheel
+          without url/hash stops evaluation with the command that prints them.
+        '';
       };
       packages = mkOption {
         type = types.attrsOf (types.submodule packageModule);

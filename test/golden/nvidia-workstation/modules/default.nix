@@ -3,6 +3,7 @@
 # `imports = [ ./modules ]` brings in every option under services.hwflake.
 {
   imports = [
+    ./accelerators.nix
     ./build-sets.nix
     ./cpu.nix
     ./doctor.nix

@@ -108,7 +108,8 @@ let
               ExecStartPost = hwlib.execLine "${readinessScript name}" [
                 "http://${hwlib.hostPort (if private then innerHost else hwlib.clientHost inst.host) inst.port}${engine.healthPath}"
               ];
-              TimeoutStartSec = engine.startTimeout;
+              # The engine's default; an instance that knows better (startTimeout, Spyre) wins.
+              TimeoutStartSec = lib.mkDefault engine.startTimeout;
               DynamicUser = true;
               # Named, so the fetch unit runs as the same dynamic user and both own the cache.
               User = unit;

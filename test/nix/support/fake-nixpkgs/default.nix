@@ -124,7 +124,12 @@ let
       hostPlatform = platform;
       buildPlatform = platform;
       inherit mkDerivation;
+      # The compiler's C++ runtime, which prebuilt wheels link against (nixpkgs' jaxlib-bin
+      # takes `lib.getLib stdenv.cc.cc`).
+      cc.cc = mkDerivation { pname = "gcc-unwrapped"; };
     };
+    # A setup hook in nixpkgs; here only something to put into nativeBuildInputs.
+    autoPatchelfHook = mkDerivation { pname = "auto-patchelf-hook"; };
     buildGoModule = mkDerivation;
 
     newScope = extra: lib.callPackageWith (final // extra);
@@ -165,6 +170,58 @@ let
     llama-cpp = final.callPackage ./pkgs/llama-cpp.nix { };
     ollama = final.callPackage ./pkgs/ollama.nix { };
 
+    # fetchurl: a fixed-output download. The argument names are a subset of nixpkgs'
+    # pkgs/build-support/fetchurl/default.nix (url, urls, name, hash, sha256, meta); the copy
+    # stored in the code index (81392dd6) predates `hash`, so the current file's revision was
+    # not read. No `...`: a misspelled argument fails here.
+    fetchurl =
+      {
+        url ? "",
+        urls ? [ ],
+        name ? "",
+        hash ? "",
+        sha256 ? "",
+        meta ? { },
+      }:
+      assert (hash != "") != (sha256 != "");
+      mkDerivation {
+        pname = "fetchurl";
+        args = { inherit url hash sha256; };
+        inherit url hash sha256;
+      };
+
+    # fetchFromGitHub with the arguments nixpkgs' jax/default.nix @ 0145c6da passes (owner,
+    # repo, tag, hash); rev is its other way to name a commit.
+    fetchFromGitHub =
+      {
+        owner,
+        repo,
+        tag ? null,
+        rev ? null,
+        hash ? "",
+      }:
+      mkDerivation {
+        pname = "source";
+        args = { inherit owner repo tag rev hash; };
+        inherit owner repo tag hash;
+      };
+
+    # requireFile: a file the user adds to the store by hand, found by name and hash (names
+    # from nixpkgs pkgs/build-support/trivial-builders requireFile; revision not read here).
+    requireFile =
+      {
+        name,
+        hash ? null,
+        sha256 ? null,
+        message ? null,
+        url ? null,
+      }:
+      mkDerivation {
+        pname = "requireFile";
+        args = { inherit name hash; };
+        inherit name hash message;
+      };
+
     # python3 (the writers' interpreter, for the fetch script) whose withPackages is an
     # environment recording which packages it holds, by pname.
     python3 = writers.python3 // {
@@ -191,17 +248,36 @@ let
 
     # Python package sets are rebuilt from this list, as nixpkgs does for every interpreter.
     pythonPackagesExtensions = [ ];
-    python3Packages =
-      let
-        pyBase = pyFinal: {
-          callPackage = lib.callPackageWith (final // pyFinal);
-          inherit buildPythonPackage;
-          torch = pyFinal.callPackage ./pkgs/torch.nix { };
-          ray = pyFinal.callPackage ./pkgs/ray.nix { };
-          vllm = pyFinal.callPackage ./pkgs/vllm.nix { };
+    python3Packages = pythonSet "3.13";
+    python312Packages = pythonSet "3.12";
+    # python3.withPackages: an environment derivation that records what it holds.
+    python312 = {
+      pkgs = final.python312Packages;
+      withPackages =
+        f:
+        mkDerivation {
+          pname = "python3.12-env";
+          packages = f final.python312Packages;
+          args.packages = map (p: "${p.pname}-${p.version or ""}") (f final.python312Packages);
         };
-      in
-      lib.fix (lib.extends (lib.composeManyExtensions final.pythonPackagesExtensions) pyBase);
+    };
   };
+
+  # One interpreter's package set: nixpkgs builds every one from pythonPackagesExtensions.
+  pythonSet =
+    pythonVersion:
+    let
+      final = self;
+      pyBase = pyFinal: {
+        callPackage = lib.callPackageWith (final // pyFinal);
+        inherit buildPythonPackage pythonVersion;
+        torch = pyFinal.callPackage ./pkgs/torch.nix { };
+        ray = pyFinal.callPackage ./pkgs/ray.nix { };
+        vllm = pyFinal.callPackage ./pkgs/vllm.nix { };
+      };
+    in
+    lib.fix (lib.extends (lib.composeManyExtensions final.pythonPackagesExtensions) pyBase);
+
+  self = lib.fix (lib.extends (lib.composeManyExtensions overlays) base);
 in
-lib.fix (lib.extends (lib.composeManyExtensions overlays) base)
+self

@@ -29,6 +29,92 @@ let
     );
   };
 
+  # The message a wheel without a known URL/hash stops evaluation with: before anything is
+  # downloaded or built, never a fake hash that fails hours later.
+  missingWheel =
+    w:
+    "hwflake: the build set pins ${w.pname} ${w.version}, but hwflake has no public record of its wheel's "
+    + "URL and sha256. Run: ${w.prefetch}. Then add wheels: { \"${w.pname}==${w.version}\": { url: <url>, sha256: <sha256> } } "
+    + "to the hwflake profile and run hwflake generate again.";
+
+  # A file only the user has (IBM's torch_sendnn): the profile names it and its hash; without
+  # the hash the set refuses with the command that prints it.
+  missingFile =
+    w:
+    "hwflake: the build set needs ${w.pname} ${w.version} (${w.file}), which is not public. Run: ${w.prefetch}. "
+    + "Then set its sha256 in the hwflake profile and run hwflake generate again.";
+
+  # One pinned wheel as a Python package of the set. Its dependencies are the set's other
+  # pinned wheels, the dependencies of the nixpkgs package it replaces (jax, jaxlib, flax: their
+  # numpy, scipy, ml-dtypes, ...), and (vllm-tpu) those of another nixpkgs package. Like
+  # nixpkgs' jaxlib-bin, prebuilt wheels get autoPatchelfHook and the C++ runtime, since they
+  # are linked against libraries Nix must point them to (a no-op for pure-Python wheels).
+  wheelPackage =
+    pyfinal: pyprev: attr: w:
+    {
+      buildPythonPackage,
+      fetchurl,
+      requireFile,
+      autoPatchelfHook,
+      stdenv,
+    }:
+    buildPythonPackage {
+      inherit (w) pname version;
+      format = "wheel";
+      nativeBuildInputs = lib.optionals stdenv.hostPlatform.isLinux [ autoPatchelfHook ];
+      buildInputs = [ (lib.getLib stdenv.cc.cc) ];
+      src =
+        if (w.fetch or "url") == "requireFile" then
+          if w.hash != null then
+            requireFile {
+              name = w.file;
+              inherit (w) hash;
+              message = "hwflake: add ${w.file} to the Nix store: ${w.prefetch}";
+            }
+          else
+            throw (missingFile w)
+        else if w.url != null && w.hash != null then
+          fetchurl { inherit (w) url hash; }
+        else
+          throw (missingWheel w);
+      dependencies =
+        map (d: pyfinal.${d}) w.deps
+        ++ (pyprev.${attr}.dependencies or [ ])
+        ++ lib.optionals (w.inheritDependencies != null) (
+          pyprev.${w.inheritDependencies}.dependencies or [ ]
+        );
+      meta = lib.optionalAttrs (w.license != null) { inherit (w) license; };
+    };
+
+  # The set's wheels, added to (or replacing) its Python package sets through
+  # pythonPackagesExtensions, inside this set's own import only.
+  # A "github" pin keeps nixpkgs' own expression for the package and replaces only its version
+  # and source (e.g. vLLM at the minor a plug-in requires).
+  pinnedPython = python: final: prev: {
+    pythonPackagesExtensions = prev.pythonPackagesExtensions ++ [
+      (
+        pyfinal: pyprev:
+        lib.mapAttrs (
+          attr: w:
+          if (w.fetch or "url") == "github" then
+            pyprev.${attr}.overridePythonAttrs (_old: {
+              inherit (w) version;
+              src =
+                if w.hash != null then
+                  final.fetchFromGitHub {
+                    inherit (w.github) owner repo tag;
+                    inherit (w) hash;
+                  }
+                else
+                  throw (missingWheel w);
+            })
+          else
+            pyfinal.callPackage (wheelPackage pyfinal pyprev attr w) { }
+        ) python.wheels
+      )
+    ];
+  };
+
   # `import <nixpkgs> { ... }` again, for the platform the host's set is for. nixpkgs treats a
   # crossSystem equal to localSystem as a native build, as NixOS's own import does.
   packageSet =
@@ -36,6 +122,7 @@ let
     let
       licences = set.allowUnfreeLicenses or [ ];
       targets = set.rocmGpuTargets or null;
+      python = set.python or null;
     in
     import prev.path {
       localSystem = prev.stdenv.buildPlatform;
@@ -43,13 +130,28 @@ let
       config =
         (set.config or { })
         // lib.optionalAttrs (licences != [ ]) { allowUnfreePredicate = unfreeOnly licences; };
-      overlays = lib.optional (targets != null) (narrowRocm targets);
+      overlays =
+        lib.optional (targets != null) (narrowRocm targets)
+        ++ lib.optional (python != null) (pinnedPython python);
     };
 
   # Python packages take build-environment changes through overridePythonAttrs, the others
   # through overrideAttrs; both merge into nixpkgs' own `env` instead of replacing it.
+  # The Python environment of a set with pinned wheels: every wheel importable, and the
+  # engines' commands (bin/vllm) run with that environment's interpreter.
+  pythonEnv =
+    pkgs: set:
+    pkgs.${set.python.interpreter}.withPackages (
+      ps: map (attr: ps.${attr}) (builtins.attrNames set.python.wheels)
+    );
+
   build =
-    pkgs: p:
+    pkgs: set: p:
+    if p.base == "pythonEnv" then
+      # A plug-in (vllm-spyre) is found through vLLM's entry points only when both are in one
+      # environment, so the engine is the set's environment itself.
+      pythonEnv pkgs set
+    else
     let
       base = lib.getAttrFromPath (lib.splitString "." p.base) pkgs;
       drv = base.override (p.override or { });
@@ -62,7 +164,7 @@ let
     prev: _name: set:
     let
       pkgs = packageSet prev set;
-      built = lib.mapAttrs (_: build pkgs) (set.packages or { });
+      built = lib.mapAttrs (_: build pkgs set) (set.packages or { });
     in
     built
     // { inherit pkgs; }
@@ -73,12 +175,17 @@ let
         built.vllm
         ps.ray
       ]);
-    };
+    }
+    # A set with pinned wheels also gives its Python environment (every wheel importable), so
+    # other programs (a Ray driver's actors: runtime_env py_executable) can run the engine's
+    # exact versions without holding them in their own environment.
+    // lib.optionalAttrs ((set.python or null) != null) { python = pythonEnv pkgs set; };
 in
 {
-  inherit unfreeOnly;
+  inherit unfreeOnly missingWheel missingFile;
 
   # The overlay that adds `hwflake.<set>.<engine>` (and `hwflake.<set>.pkgs`, the set's whole
-  # package set, and `hwflake.<set>.ray-env` where asked for) and nothing else.
+  # package set, `hwflake.<set>.ray-env` where asked for, and `hwflake.<set>.python` for sets
+  # with pinned wheels) and nothing else.
   overlay = sets: _final: prev: { hwflake = lib.mapAttrs (mkSet prev) sets; };
 }
