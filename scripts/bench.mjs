@@ -2,7 +2,9 @@
 // Benchmark: how long detection of each fixture capture folder and plan+render of each example
 // take, as medians over repeated runs. Performance is measured here, never asserted in tests.
 // Usage: npm run build && npm run bench [-- --runs N]
-import { readFileSync, readdirSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, mkdirSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { detectFromDir, parseProfileText, planHost, renderFiles } from "../dist/index.js";
@@ -33,10 +35,42 @@ for (const f of readdirSync(examples).filter((x) => x.endsWith(".yaml")).sort())
   rows.push([
     "parse+plan+render",
     f,
-    await median(() => renderFiles(planHost(parseProfileText(text, f)), { hwflakeUrl: "github:hwflake/hwflake", nixpkgsUrl: "github:NixOS/nixpkgs/nixos-unstable" })),
+    await median(() => renderFiles(planHost(parseProfileText(text, f)), { nixpkgsUrl: "github:NixOS/nixpkgs/nixos-unstable" })),
   ]);
 }
 const w = Math.max(...rows.map((r) => r[1].length));
 console.log(`median of ${runs} runs, node ${process.version}`);
 for (const [what, name, ms] of rows) console.log(`${what.padEnd(18)} ${name.padEnd(w)} ${ms.toFixed(2).padStart(8)} ms`);
 console.log(`slowest detect: ${Math.max(...rows.filter((r) => r[0] === "detect --from").map((r) => r[2])).toFixed(2)} ms`);
+
+// Whole processes, as a user runs them: one host, and fleets of 1,000 and 10,000 generated
+// profiles (the examples with distinct host names and GPU UUIDs, so no two profiles are alike).
+const bin = join(root, "bin", "hwflake.js");
+const work = mkdtempSync(join(tmpdir(), "hwflake-bench-"));
+const wall = (args) => {
+  const t = performance.now();
+  execFileSync(process.execPath, [bin, ...args], { stdio: "ignore" });
+  return performance.now() - t;
+};
+const fleetSeeds = readdirSync(join(root, "examples")).filter((x) => x.endsWith(".yaml") && !/tpu|spyre/.test(x)).sort().map((f) => readFileSync(join(root, "examples", f), "utf8"));
+const fleetRows = [["generate, 1 host (mi50-desktop)", wall(["generate", "--profile", join(root, "examples", "mi50-desktop.yaml"), "--out", join(work, "one")]), 1]];
+for (const n of [1000, 10000]) {
+  const dir = join(work, `f${n}`);
+  mkdirSync(dir);
+  for (let i = 0; i < n; i++) {
+    const name = `h${String(i).padStart(5, "0")}`;
+    let k = 0;
+    // A host's own devices keep distinct UUIDs: host number and device number.
+    const hex = () => `${i.toString(16).padStart(10, "0")}${(k++).toString(16).padStart(2, "0")}`;
+    const text = fleetSeeds[i % fleetSeeds.length]
+      .replace(/^host: .*$/m, `host: ${name}`)
+      .replace(/uuid: GPU-[0-9a-f]{16}$/gm, () => `uuid: GPU-${hex().padStart(16, "0")}`)
+      .replace(/uuid: GPU-([0-9a-f]{8})-([0-9a-f-]+)$/gm, (_m, a, b) => `uuid: GPU-${a}-${b.slice(0, -12)}${hex()}`);
+    writeFileSync(join(dir, `${name}.yaml`), text);
+  }
+  fleetRows.push([`generate --fleet, ${n} hosts`, wall(["generate", "--fleet", dir, "--out", join(work, `o${n}`)]), n]);
+  fleetRows.push([`generate --fleet, ${n} hosts, again (nothing changes)`, wall(["generate", "--fleet", dir, "--out", join(work, `o${n}`)]), n]);
+}
+rmSync(work, { recursive: true, force: true });
+console.log("whole process (wall clock, one run each):");
+for (const [what, ms, n] of fleetRows) console.log(`  ${what.padEnd(48)} ${(ms / 1000).toFixed(2).padStart(7)} s  ${(ms / n).toFixed(3).padStart(8)} ms/host`);
