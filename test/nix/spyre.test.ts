@@ -1,4 +1,5 @@
 /** The Spyre set and unit evaluated with the real Nix on the stand-ins (see tpu.test.ts). */
+import { spawnSync } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -120,5 +121,25 @@ describe.skipIf(skipNix)("the Spyre set on nixpkgs stand-ins", () => {
       await hostExpr(spyrePlan({ backend: "eager" }), `let s = c.systemd.services.hwflake-granite; in { p = s.serviceConfig.PrivateDevices; d = s.serviceConfig ? DeviceAllow; t = s.serviceConfig.TimeoutStartSec; }`),
     );
     expect(got).toEqual({ p: true, d: false, t: "20min" });
+  });
+});
+
+describe.skipIf(skipNix)("accelerator device preflight", () => {
+  it("stops with one line naming the missing device node; passes when every node exists", () => {
+    const text = (devices: string[]) =>
+      nixEvalJson(
+        `(import ${nixString(join(REPO_ROOT, "modules", "lib", "driver.nix"))} { lib = import ${nixString(nixpkgsLib())}; }).devicesPreflight "hwflake-granite" [ ${devices.map((d) => nixString(d)).join(" ")} ]`,
+      ) as string;
+    const run = (script: string) => spawnSync("bash", ["-c", script], { encoding: "utf8" });
+    const missing = run(text(["/dev/vfio/vfio", "/dev/vfio/0", "char-vfio"]));
+    expect(missing.status).toBe(1);
+    expect(missing.stderr).toBe("hwflake-granite: not starting: /dev/vfio/vfio is missing: the accelerator's driver (its VFIO binding) is not set up on this host\n");
+    const present = run(text(["/dev/null", "char-vfio"]));
+    expect(present.status).toBe(0);
+    expect(present.stderr).toBe("");
+  });
+  it("the unit runs it before the server", async () => {
+    const got = nixEvalJson(await hostExpr(spyrePlan(SENDNN), `c.systemd.services.hwflake-granite.serviceConfig.ExecStartPre`)) as string[];
+    expect(got.some((p) => p.endsWith("-hwflake-granite-devices"))).toBe(true);
   });
 });

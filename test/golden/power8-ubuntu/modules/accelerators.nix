@@ -3,7 +3,12 @@
 # IBM Spyre): their device nodes are VFIO (or /dev/accel) files, named per chip or card by the
 # plan. An instance that lists `devices` may open exactly those nodes; everything else of
 # inference.nix's hardening stays as it is.
-{ config, lib, ... }:
+{
+  config,
+  lib,
+  pkgs,
+  ...
+}:
 
 let
   inherit (lib)
@@ -17,6 +22,10 @@ let
     ;
 
   enabled = filterAttrs (_: inst: inst.enable) config.services.hwflake.instances;
+
+  driver = import ./lib/driver.nix { inherit lib; };
+  # Before the server: every device node the instance needs exists (lib/driver.nix).
+  devicePreflight = name: devices: pkgs.writeShellScript "hwflake-${name}-devices" (driver.devicesPreflight "hwflake-${name}" devices);
 in
 {
   options.services.hwflake.instances = mkOption {
@@ -55,6 +64,8 @@ in
           # DevicePolicy=closed (inference.nix) keeps every other device node out.
           DeviceAllow = map (d: "${d} rw") inst.devices;
           PrivateDevices = mkForce false;
+          # A list, so that it merges with the other ExecStartPre= lines.
+          ExecStartPre = [ "${devicePreflight name inst.devices}" ];
         }
         // optionalAttrs (inst.startTimeout != null) { TimeoutStartSec = inst.startTimeout; };
     }

@@ -60,6 +60,19 @@ rec {
     }
     .${gpu};
 
+  # Shell text that stops a unit with one clear line when a device node it needs is missing (a
+  # TPU VM or Spyre host whose VFIO binding is not set up fails here, not deep inside libtpu or
+  # the plug-in). `devices` as the instance's `devices` option: /dev paths are checked,
+  # char-<class> names are not files.
+  devicesPreflight =
+    who: devices:
+    concatMapStringsSep "\n" (d: ''
+      if [ ! -e ${escapeShellArg d} ]; then
+        echo ${escapeShellArg "${who}: not starting: ${d} is missing: the accelerator's driver (its VFIO binding) is not set up on this host"} >&2
+        exit 1
+      fi
+    '') (builtins.filter (lib.hasPrefix "/dev/") devices);
+
   # Links the host's driver libraries into /run/opengl-driver/lib (a tmpfs: redone at every
   # boot). Existing links are replaced, so a driver upgrade is picked up at the next start.
   linkHostDriver =
