@@ -1,6 +1,7 @@
 /** Sockets, cores per socket and threads per core: lscpu, then sysfs topology, then x86 cpuinfo. */
 import { lscpuCount, lscpuCpus } from "./parsers/lscpu.js";
-import { formatCpulist, parseCpulist } from "./parsers/cpulist.js";
+import { formatCpulist } from "../knowledge/cpulist.js";
+import { parseCpulist } from "./parsers/cpulist.js";
 import { cleanText } from "./parsers/text.js";
 import type { CpuSources } from "./cpu.js";
 import type { Cpu, Files, Recorder } from "./recorder.js";

@@ -4,7 +4,8 @@
  * CPU list.
  */
 import { parseKfdProperties, parseRocminfo } from "./parsers/amd.js";
-import { formatCpulist, parseCpuMask, parseCpulist } from "./parsers/cpulist.js";
+import { formatCpulist } from "../knowledge/cpulist.js";
+import { parseCpuMask, parseCpulist } from "./parsers/cpulist.js";
 import { lscpuNuma, type Lscpu } from "./parsers/lscpu.js";
 import { kibToMiB, parseMeminfo } from "./parsers/meminfo.js";
 import { toolFiles, type Cpu, type Files, type Recorder } from "./recorder.js";

@@ -6,7 +6,8 @@
  * the lists describe online CPUs.
  */
 import type { Cpuinfo } from "./parsers/cpuinfo.js";
-import { formatCpulist, parseCpulist } from "./parsers/cpulist.js";
+import { formatCpulist } from "../knowledge/cpulist.js";
+import { parseCpulist } from "./parsers/cpulist.js";
 import { parseLscpuParsable } from "./parsers/lscpu.js";
 import { toInt } from "./parsers/text.js";
 import { toolFiles, type Cpu, type Files, type Recorder } from "./recorder.js";

@@ -38,19 +38,6 @@ export function parseCpulist(text: string): number[] | null {
   return [...out].sort((x, y) => x - y);
 }
 
-/** Format CPU numbers as a canonical cpulist ("0-3,8-11"); "" for none. */
-export function formatCpulist(cpus: Iterable<number>): string {
-  const s = [...new Set(cpus)].sort((a, b) => a - b);
-  const parts: string[] = [];
-  for (let i = 0; i < s.length; ) {
-    let j = i;
-    while (j + 1 < s.length && s[j + 1] === s[j]! + 1) j++;
-    parts.push(i === j ? `${s[i]}` : `${s[i]}-${s[j]}`);
-    i = j + 1;
-  }
-  return parts.join(",");
-}
-
 /**
  * Parse a hexadecimal CPU mask as `lscpu --hex` prints it ("0x0000ffff", optionally with ","
  * separated 32-bit groups as in sysfs cpumap) into CPU numbers; null when it is not a mask or

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { formatCpulist, parseCpuMask, parseCpulist } from "../../../src/detect/parsers/cpulist.js";
+import { parseCpuMask, parseCpulist } from "../../../src/detect/parsers/cpulist.js";
+import { formatCpulist } from "../../../src/knowledge/cpulist.js";
 import { MAX_CPU_NUMBER } from "../../../src/profile/schema.js";
 import { kibToMiB, parseMeminfo } from "../../../src/detect/parsers/meminfo.js";
 
