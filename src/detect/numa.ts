@@ -72,7 +72,8 @@ export function detectNuma(
  * CPU number: kfd_topology.c kfd_cpumask_to_apic_id), so the CPU list itself stays unknown.
  */
 function kfdNuma(files: Files, rec: Recorder): Nodes | undefined {
-  const re = /^sys\/class\/kfd\/kfd\/topology\/nodes\/(\d+)\/properties$/;
+  // Canonical node numbers only, as in accelerators/amd-gpu.ts.
+  const re = /^sys\/class\/kfd\/kfd\/topology\/nodes\/(0|[1-9][0-9]{0,5})\/properties$/;
   const ids = [...files.keys()].map((k) => re.exec(k)).filter((m): m is RegExpExecArray => !!m).map((m) => Number(m[1]));
   const nodes: NonNullable<Cpu["numa"]> = [];
   const from: string[] = [];

@@ -180,7 +180,20 @@ describe("capture fuzz, in memory: detect → validate → plan → render", () 
   it(`random seed ${RANDOM_SEED} (replay with FUZZ_SEED=${RANDOM_SEED})`, () => {
     console.log(`capture fuzz, seed ${RANDOM_SEED}:`, fuzzInMemory(RANDOM_SEED, runs(600)));
   }, 120_000);
-  it.todo("detectFromFiles with a non-canonical folder index (cpu007/…, cpu99999999999999999999/…, kfd node 9007199254740993) throws a TypeError in detect.ts (index → Number → path); readCapture drops such folders, so detect --from cannot reach it");
+  it.each([
+    "sys/devices/system/cpu/cpu007/topology/thread_siblings_list",
+    "sys/devices/system/cpu/cpu99999999999999999999/topology/core_id",
+    "sys/class/kfd/kfd/topology/nodes/9007199254740993/properties",
+    "sys/class/kfd/kfd/topology/nodes/007/properties",
+  ])("detectFromFiles ignores a non-canonical folder index (%s) instead of throwing", (key) => {
+    const files = new Map([
+      ["proc/cpuinfo", "processor\t: 0\nflags\t: fpu sse sse2\n"],
+      [key, "0\n"],
+    ]);
+    const r = detectFromFiles(files, { host: "h" });
+    expect(r.profile.cpu?.flags).toEqual(["fpu", "sse", "sse2"]);
+    expect(r.profile.accelerators ?? []).toEqual([]);
+  });
 });
 
 /** What a hostile capture plants on disk in place of a file. */

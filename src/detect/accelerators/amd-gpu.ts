@@ -12,7 +12,8 @@ export function detectAmd(files: Files, rec: Recorder): { cands: Cand[]; seen: b
   const cands: Cand[] = [];
   let seen = false;
   const byNode = new Map<number, Cand>();
-  const kfdRe = /^sys\/class\/kfd\/kfd\/topology\/nodes\/(\d+)\/properties$/;
+  // Canonical node numbers only ("007" or a number past 2^53 would not name the file again).
+  const kfdRe = /^sys\/class\/kfd\/kfd\/topology\/nodes\/(0|[1-9][0-9]{0,5})\/properties$/;
   const nodeIds = [...files.keys()].map((k) => kfdRe.exec(k)).filter((m): m is RegExpExecArray => !!m).map((m) => Number(m[1]));
   for (const id of nodeIds.sort((a, b) => a - b)) {
     seen = true;
