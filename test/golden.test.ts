@@ -2,18 +2,25 @@
  * Golden output per example profile (test/golden/<example>/), compared byte for byte, and
  * checked end to end with the real Nix: every file parses, the overlay applies to nixpkgs
  * stand-ins with exactly nixpkgs' argument names, and the host module evaluates against the
- * module library in modules/ into the systemd units the plan promised.
+ * module library copy into the systemd units the plan promised.
+ *
+ * The library copy (`modules/**` of an output) is not committed per example: it is the shipped
+ * library under the output's shared marker, and is checked as exactly that. The end-to-end
+ * checks run on each example's whole output, written by the real writer to a temporary folder.
  *
  * UPDATE_GOLDEN=1 rewrites the golden folders; read the diff before committing it.
  */
-import { describe, expect, it } from "vitest";
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { dirname, join, relative } from "node:path";
 import { parseProfileText } from "../src/profile/index.js";
 import { fleetOfPlans, planFleet, planHost, type FleetPlan, type Plan } from "../src/plan/index.js";
 import { parseFleetText } from "../src/profile/index.js";
 import { DEFAULT_NIXPKGS_URL, renderFleet } from "../src/render/render.js";
 import { nixString } from "../src/render/nix.js";
+import { loadModuleLibrary } from "../src/render/templates.js";
+import { writeFiles } from "../src/write/write.js";
 import { argv } from "./nix/support/systemd.js";
 import { REPO_ROOT, nixEvalJson, nixParseError, nixpkgsLib, skipNix } from "./helpers/nix.js";
 
@@ -49,14 +56,25 @@ const examples = readdirSync(EXAMPLES)
       fleet = planFleet(name, hosts, spec);
     }
     const files = renderFleet(fleet, { nixpkgsUrl: DEFAULT_NIXPKGS_URL });
-    return { name, fleet, files, dir: join(GOLDEN, name) };
+    const out = mkdtempSync(join(tmpdir(), `hwflake-golden-${name}-`));
+    return { name, fleet, files, dir: join(GOLDEN, name), out };
   });
+
+/** True for a file of the module library copy, which the golden folders leave out. */
+const isLibraryCopy = (path: string) => path.startsWith("modules/");
+
+beforeAll(async () => {
+  for (const ex of examples) await writeFiles(ex.files, { outDir: ex.out });
+});
+afterAll(() => {
+  for (const ex of examples) rmSync(ex.out, { recursive: true, force: true });
+});
 
 /** One host of an example, with the instances its module runs (its own and the services it heads). */
 const hostCases = examples.flatMap((ex) =>
   ex.fleet.hosts.map((plan) => ({
     name: ex.fleet.hosts.length === 1 ? ex.name : `${ex.name}/${plan.host}`,
-    dir: ex.dir,
+    dir: ex.out,
     fleet: ex.fleet,
     plan,
     instances: [...plan.instances, ...ex.fleet.services.filter((s) => s.members[0]!.host === plan.host).map((s) => s.instance)],
@@ -67,24 +85,31 @@ const hostCases = examples.flatMap((ex) =>
 if (process.env.UPDATE_GOLDEN) {
   for (const ex of examples) {
     rmSync(ex.dir, { recursive: true, force: true });
-    for (const f of ex.files) {
+    for (const f of ex.files.filter((f) => !isLibraryCopy(f.path))) {
       mkdirSync(dirname(join(ex.dir, f.path)), { recursive: true });
       writeFileSync(join(ex.dir, f.path), f.contents);
     }
   }
 }
 
-describe.each(examples)("golden $name", ({ fleet, files, dir }) => {
+describe.each(examples)("golden $name", ({ fleet, files, dir, out }) => {
   it("the plan is accepted", () => {
     expect(fleet.refused).toBe(false);
   });
   it("renders exactly the committed files, byte for byte", () => {
     const golden = listFiles(dir).map((p) => relative(dir, p).split("\\").join("/")).sort();
-    expect(files.map((f) => f.path)).toEqual(golden);
-    for (const f of files) expect(f.contents, f.path).toBe(readFileSync(join(dir, f.path), "utf8"));
+    const own = files.filter((f) => !isLibraryCopy(f.path));
+    expect(own.map((f) => f.path)).toEqual(golden);
+    for (const f of own) expect(f.contents, f.path).toBe(readFileSync(join(dir, f.path), "utf8"));
   });
-  it.skipIf(skipNix)("every golden .nix file parses with nix-instantiate --parse", () => {
-    const nix = listFiles(dir).filter((p) => p.endsWith(".nix"));
+  it("the module library copy is the shipped library under the output's shared marker, byte for byte", () => {
+    const marker = files.find((f) => f.path === "flake.nix")!.contents.split("\n")[0]!;
+    const copy = files.filter((f) => isLibraryCopy(f.path));
+    expect(copy.map((f) => f.path)).toEqual(loadModuleLibrary().map((l) => `modules/${l.path}`));
+    for (const l of loadModuleLibrary()) expect(copy.find((f) => f.path === `modules/${l.path}`)!.contents, l.path).toBe(`${marker}\n${l.contents}`);
+  });
+  it.skipIf(skipNix)("every .nix file of the output parses with nix-instantiate --parse", () => {
+    const nix = listFiles(out).filter((p) => p.endsWith(".nix"));
     expect(nix.length).toBeGreaterThanOrEqual(3);
     for (const p of nix) expect(nixParseError(p), p).toBeNull();
   });
