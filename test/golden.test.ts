@@ -22,11 +22,11 @@ import { nixString } from "../src/render/nix.js";
 import { loadModuleLibrary } from "../src/render/templates.js";
 import { writeFiles } from "../src/write/write.js";
 import { argv } from "./nix/support/systemd.js";
-import { REPO_ROOT, nixEvalJson, nixParseError, nixpkgsLib, skipNix } from "./helpers/nix.js";
+import { REPO_ROOT, nixEvalJson, nixParseError, skipNix } from "./helpers/nix.js";
+import { withOutputEval } from "./nix/support/eval.js";
 
 const EXAMPLES = join(REPO_ROOT, "examples");
 const GOLDEN = join(REPO_ROOT, "test", "golden");
-const SUPPORT = join(REPO_ROOT, "test", "nix", "support");
 
 function listFiles(dir: string): string[] {
   return readdirSync(dir).flatMap((e) => {
@@ -115,33 +115,13 @@ describe.each(examples)("golden $name", ({ fleet, files, dir, out }) => {
   });
 });
 
-/**
- * The golden host module evaluated through the golden copy of the module library, as NixOS
- * would: `pkgs` is the nixpkgs stand-in built with the overlays the configuration itself sets
- * (`nixpkgs.overlays`, read lazily from the evaluation), so the build sets reach the units the
- * same way they do on a real host. `plain` is the stand-in without them.
- */
-function e2eExpr(dir: string, plan: Plan, body: string, stubs = "nixos-stubs.nix"): string {
-  const host = join(dir, "hosts", `${plan.host}.nix`);
-  return `
-let
-  lib = import ${nixString(nixpkgsLib())};
-  fake = import ${nixString(join(SUPPORT, "fake-nixpkgs"))};
-  plain = fake { inherit lib; };
-  pkgs = fake { inherit lib; overlays = c.nixpkgs.overlays; };
-  eval = lib.evalModules {
-    modules = [
-      ${nixString(join(SUPPORT, stubs))}
-      (import ${nixString(join(dir, "modules"))})
-      { _module.args.pkgs = pkgs; }
-      (import ${nixString(host)})
-    ];
-  };
-  c = eval.config;
-  engines = import ${nixString(join(dir, "modules", "engines.nix"))} { inherit lib pkgs; };
-  # The wrapper script a unit runs instead of the engine (vLLM with an API key), if any.
-  launcherText = n: i: let e = engines.\${i.engine} n i; in if e.launcher == null then null else e.launcher.text;
-in ${body}`;
+/** The example's host module evaluated through the output's library copy (see withOutputEval). */
+function e2eExpr(dir: string, plan: Plan, body: string, stubs?: string): string {
+  const lets = `
+      engines = import ${nixString(join(dir, "modules", "engines.nix"))} { inherit lib pkgs; };
+      # The wrapper script a unit runs instead of the engine (vLLM with an API key), if any.
+      launcherText = n: i: let e = engines.\${i.engine} n i; in if e.launcher == null then null else e.launcher.text;`;
+  return withOutputEval({ dir, host: plan.host }, body, { lets, ...(stubs ? { stubs } : {}) });
 }
 
 describe.skipIf(skipNix).each(hostCases)("end to end $name: golden build sets + host module + module library copy", ({ plan, dir, fleet, instances, ray }) => {

@@ -13,7 +13,7 @@ import { join } from "node:path";
 import { REPO_ROOT, nixEvalJson, nixpkgsLib, skipNix } from "../helpers/nix.js";
 import { parseProfileText } from "../../src/profile/index.js";
 import { planHost } from "../../src/plan/index.js";
-import { evalHost, instances, nixPath, SUPPORT_DIR } from "./support/eval.js";
+import { evalHost, instances, nixPath, SUPPORT_DIR, withOutputEval } from "./support/eval.js";
 import { argv } from "./support/systemd.js";
 
 interface Unit {
@@ -213,23 +213,14 @@ describe.skipIf(skipNix)("golden cpu-xeon-2s end to end: the plan's binding, env
   const plan = planHost(parseProfileText(readFileSync(file, "utf8"), file));
   const dir = join(REPO_ROOT, "test", "golden", "cpu-xeon-2s");
   const got = () =>
-    nixEvalJson(`
-      let
-        lib = import ${nixPath(nixpkgsLib())};
-        pkgs = import ${nixPath(join(SUPPORT_DIR, "fake-nixpkgs"))} { inherit lib; overlays = c.nixpkgs.overlays; };
-        eval = lib.evalModules { modules = [
-          ${nixPath(join(SUPPORT_DIR, "nixos-stubs.nix"))}
-          # The shipped library: the output's copy of it is checked equal in golden.test.ts.
-          (import ${nixPath(join(REPO_ROOT, "modules"))})
-          { _module.args.pkgs = pkgs; }
-          (import ${nixPath(join(dir, "hosts", "xeon-2s.nix"))})
-        ]; };
-        c = eval.config;
-      in {
+    nixEvalJson(
+      // The shipped library: the output's copy of it is checked equal in golden.test.ts.
+      withOutputEval({ dir, host: plan.host, modules: join(REPO_ROOT, "modules") }, `{
         units = lib.mapAttrs (_: s: { inherit (s) environment serviceConfig; }) c.systemd.services;
         nginx = { inherit (c.services.nginx) enable upstreams virtualHosts; };
         failed = map (a: a.message) (builtins.filter (a: !a.assertion) c.assertions);
-      }`) as {
+      }`),
+    ) as {
       units: Record<string, Unit>;
       nginx: { enable: boolean; upstreams: Record<string, { servers: Record<string, unknown> }>; virtualHosts: Record<string, { listen: { addr: string; port: number }[] }> };
       failed: string[];

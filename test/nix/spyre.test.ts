@@ -11,8 +11,8 @@ import { writeFiles } from "../../src/write/write.js";
 import { makeProfile } from "../fixtures-builders.js";
 import { RENDER_OPTS } from "../render/fixtures.js";
 import { REPO_ROOT, nixEvalError, nixEvalJson, nixpkgsLib, skipNix } from "../helpers/nix.js";
+import { withOutputEval } from "./support/eval.js";
 
-const SUPPORT = join(REPO_ROOT, "test", "nix", "support");
 const dirs: string[] = [];
 afterAll(async () => {
   await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
@@ -35,24 +35,7 @@ async function hostExpr(plan: Plan, body: string): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), "hwflake-spyre-"));
   dirs.push(dir);
   await writeFiles(renderFiles(plan, RENDER_OPTS), { outDir: dir });
-  return `
-let
-  lib = import ${nixString(nixpkgsLib())};
-  fake = import ${nixString(join(SUPPORT, "fake-nixpkgs"))};
-  plain = fake { inherit lib; };
-  pkgs = fake { inherit lib; overlays = c.nixpkgs.overlays; };
-  eval = lib.evalModules {
-    modules = [
-      ${nixString(join(SUPPORT, "nixos-stubs.nix"))}
-      (import ${nixString(join(dir, "modules"))})
-      { _module.args.pkgs = pkgs; }
-      (import ${nixString(join(dir, "hosts", `${plan.host}.nix`))})
-    ];
-  };
-  c = eval.config;
-  set = pkgs.hwflake.${plan.buildSets[0]!.name};
-  py = set.pkgs.python312Packages;
-in ${body}`;
+  return withOutputEval({ dir, host: plan.host }, body, { lets: `set = pkgs.hwflake.${plan.buildSets[0]!.name}; py = set.pkgs.python312Packages;` });
 }
 
 const SENDNN = { torchSendnn: "/srv/torch_sendnn-1.2.0-py3-none-any.whl", torchSendnnSha256: HEX };

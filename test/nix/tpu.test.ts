@@ -17,9 +17,9 @@ import { writeFiles } from "../../src/write/write.js";
 import { makeProfile } from "../fixtures-builders.js";
 import { RENDER_OPTS } from "../render/fixtures.js";
 import { argv } from "./support/systemd.js";
-import { REPO_ROOT, nixEvalError, nixEvalJson, nixpkgsLib, skipNix } from "../helpers/nix.js";
+import { REPO_ROOT, nixEvalError, nixEvalJson, skipNix } from "../helpers/nix.js";
+import { withOutputEval } from "./support/eval.js";
 
-const SUPPORT = join(REPO_ROOT, "test", "nix", "support");
 const dirs: string[] = [];
 afterAll(async () => {
   await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
@@ -48,24 +48,7 @@ async function hostExpr(plan: Plan, body: string): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), "hwflake-tpu-"));
   dirs.push(dir);
   await writeFiles(renderFiles(plan, RENDER_OPTS), { outDir: dir });
-  return `
-let
-  lib = import ${nixString(nixpkgsLib())};
-  fake = import ${nixString(join(SUPPORT, "fake-nixpkgs"))};
-  plain = fake { inherit lib; };
-  pkgs = fake { inherit lib; overlays = c.nixpkgs.overlays; };
-  eval = lib.evalModules {
-    modules = [
-      ${nixString(join(SUPPORT, "nixos-stubs.nix"))}
-      (import ${nixString(join(dir, "modules"))})
-      { _module.args.pkgs = pkgs; }
-      (import ${nixString(join(dir, "hosts", `${plan.host}.nix`))})
-    ];
-  };
-  c = eval.config;
-  set = pkgs.hwflake.tpu-0-11-1;
-  py = set.pkgs.python312Packages;
-in ${body}`;
+  return withOutputEval({ dir, host: plan.host }, body, { lets: `set = pkgs.hwflake.tpu-0-11-1; py = set.pkgs.python312Packages;` });
 }
 
 describe.skipIf(skipNix)("the TPU set on nixpkgs stand-ins", () => {

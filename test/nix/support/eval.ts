@@ -54,3 +54,35 @@ export function evalHostError(hostConfig: string, body: string): string | null {
 export function instances(nixBody: string): string {
   return `{ services.hwflake.instances = { ${nixBody} }; }`;
 }
+
+/**
+ * `let lib, plain, pkgs, eval, c <lets> in <body>` for one host of a rendered output, evaluated
+ * as NixOS would: `pkgs` is the nixpkgs stand-in (fake-nixpkgs) built with the overlays the
+ * configuration itself sets (`nixpkgs.overlays`, read lazily from the evaluation), so the build
+ * sets reach the units the way they do on a real host; `plain` is the stand-in without them.
+ * `modules` is the library imported (the output's copy by default); `stubs` the option
+ * stand-ins (NixOS's by default, or system-manager-stubs.nix); `lets` extra bindings, Nix text.
+ */
+export function withOutputEval(
+  out: { dir: string; host: string; modules?: string },
+  body: string,
+  opts: { stubs?: string; lets?: string } = {},
+): string {
+  return `
+    let
+      lib = import ${nixPath(nixpkgsLib())};
+      fake = import ${nixPath(join(SUPPORT_DIR, "fake-nixpkgs"))};
+      plain = fake { inherit lib; };
+      pkgs = fake { inherit lib; overlays = c.nixpkgs.overlays; };
+      eval = lib.evalModules {
+        modules = [
+          ${nixPath(join(SUPPORT_DIR, opts.stubs ?? "nixos-stubs.nix"))}
+          (import ${nixPath(out.modules ?? join(out.dir, "modules"))})
+          { _module.args.pkgs = pkgs; }
+          (import ${nixPath(join(out.dir, "hosts", `${out.host}.nix`))})
+        ];
+      };
+      c = eval.config;
+      ${opts.lets ?? ""}
+    in ${body}`;
+}
