@@ -27,6 +27,14 @@ let
     XDG_CACHE_HOME = cacheDir name;
   };
 
+  # Where engines that read Hugging Face repositories keep them: huggingface_hub's cache root,
+  # where vLLM downloads models unless --download-dir is given (engine-facts §5), and no
+  # telemetry (huggingface_hub constants.py).
+  hfEnvironment = name: {
+    HF_HOME = "${cacheDir name}/huggingface";
+    HF_HUB_DISABLE_TELEMETRY = "1";
+  };
+
   # LoadCredential= puts the key here; systemd sets CREDENTIALS_DIRECTORY for the service
   # (systemd.exec(5), "Credentials").
   apiKeyCredential = "api-key";
@@ -53,13 +61,6 @@ in
         args = [ ];
       };
       fetchUnit = "hwflake-${name}-fetch";
-      hfEnvironment = {
-        # huggingface_hub cache root; vLLM downloads models there unless --download-dir is
-        # given (engine-facts §5).
-        HF_HOME = "${cache}/huggingface";
-        # huggingface_hub constants.py: no telemetry.
-        HF_HUB_DISABLE_TELEMETRY = "1";
-      };
     in
     {
       fetchUnit = if fetched then fetchUnit else null;
@@ -84,7 +85,7 @@ in
           inst.servedModelName
         ]
         ++ inst.extraArgs;
-      environment = baseEnvironment name // hfEnvironment // {
+      environment = baseEnvironment name // hfEnvironment name // {
         # The model was downloaded by the fetch unit; huggingface_hub then resolves the id
         # from the cache without the network (huggingface_hub constants.py HF_HUB_OFFLINE;
         # vLLM reads it too, vllm/envs.py), and the server has no outbound network.
@@ -131,7 +132,7 @@ in
           // {
             inherit name;
             inherit (inst) environment huggingFaceTokenFile;
-            defaults = baseEnvironment name // hfEnvironment;
+            defaults = baseEnvironment name // hfEnvironment name;
           }
         );
       };
@@ -164,10 +165,6 @@ in
           ]
         else
           [ ];
-      hfEnvironment = {
-        HF_HOME = "${cache}/huggingface";
-        HF_HUB_DISABLE_TELEMETRY = "1";
-      };
     in
     {
       fetchUnit = if fetched then fetchUnit else null;
@@ -198,7 +195,7 @@ in
           (hwlib.systemdVar "CREDENTIALS_DIRECTORY" "/${apiKeyCredential}")
         ]
         ++ inst.extraArgs;
-      environment = baseEnvironment name // hfEnvironment // {
+      environment = baseEnvironment name // hfEnvironment name // {
         # Where llama.cpp would cache downloads if extraArgs asked it to (common/common.cpp
         # fs_get_cache_directory; nixpkgs services.llama-cpp sets the same variable,
         # nixpkgs-facts §5b).
@@ -219,7 +216,7 @@ in
           // {
             inherit name;
             inherit (inst) environment huggingFaceTokenFile;
-            defaults = baseEnvironment name // hfEnvironment;
+            defaults = baseEnvironment name // hfEnvironment name;
           }
         );
       };
