@@ -291,6 +291,13 @@ export const NvidiaGpuSchema = z.strictObject({
     .meta({ description: "nvidia-smi index (PCI bus order); vLLM needs it because it rejects UUIDs" }),
 });
 
+/**
+ * Most TPU chips one host has: Cloud TPU v6e lists 8 chips per host, and v5e VMs have 1, 4 or 8
+ * (docs.cloud.google.com/tpu/docs/v6e, /v5e). The planner makes one device node per chip, so an
+ * unbounded count would be an unbounded list.
+ */
+export const MAX_TPU_CHIPS = 8;
+
 /** Google TPU (one host's chips). */
 export const TpuSchema = z.strictObject({
   kind: z.literal("tpu"),
@@ -299,7 +306,13 @@ export const TpuSchema = z.strictObject({
   arch: z
     .enum(["v2", "v3", "v4", "v5e", "v5p", "v6e", "v7x"])
     .meta({ description: "TPU generation" }),
-  chips: z.number().int().positive().optional(),
+  chips: z
+    .number()
+    .int()
+    .positive()
+    .max(MAX_TPU_CHIPS, { message: `a TPU host has at most ${MAX_TPU_CHIPS} chips (Cloud TPU v5e and v6e VMs have 1, 4 or 8); give the chips of this host` })
+    .optional()
+    .meta({ description: "Chips of this host in this entry (1, 4 or 8 on v5e/v6e VMs)" }),
 });
 
 /** IBM Spyre AIU card. */

@@ -47,6 +47,9 @@ const CASES: ReadonlyArray<readonly [name: string, text: string, message: RegExp
   ["explicit keys nested 20,000 deep (\"? ? ? …\")", header + "x:\n" + "? ".repeat(20_000) + "a\n", /nested too deeply/],
   ["block mappings nested 300 deep", header + Array.from({ length: 300 }, (_, i) => `${" ".repeat(i)}k:\n`).join(""), /unknown key "k"/],
   ["numbers beyond 2^53 and Infinity", header + "memory: {totalMiB: 1e400}\ncpu: {sockets: 99999999999999999999999}\n", /expected number, received Infinity/],
+  // Found by the profile fuzz test's random seed: the planner makes one device node per chip, so
+  // an unbounded count ran the worker out of memory instead of being refused.
+  ["a TPU with 2^31 - 1 chips", header + "accelerators: [{id: t, kind: tpu, vendor: google, arch: v6e, chips: 2147483647}]\n", /accelerators\[0\]\.chips: a TPU host has at most 8 chips .*; give the chips of this host/],
   ["a cpulist beyond 2^53", header + 'cpu: {numa: [{id: 0, cpus: "0-99999999999999999999"}]}\n', /cpus names CPUs 0…65535/],
   ["800 long unknown flags", header + `cpu: {flags: [${Array.from({ length: 800 }, (_, i) => `avx${"q".repeat(60)}${i}`).join(",")}]}\n`, /cpu\.flags\[\d+\]/],
   ["2,000 unknown keys", header + Array.from({ length: 2000 }, (_, i) => `zzzzzzzzzzzzzzzzzzzzzzzz${i}: 1\n`).join(""), /unknown key/],
