@@ -18,7 +18,7 @@ import { readCapture } from "../../src/detect/io.js";
 import { validateProfile } from "../../src/profile/index.js";
 import { planHost } from "../../src/plan/index.js";
 import { DEFAULT_NIXPKGS_URL, renderFiles } from "../../src/render/render.js";
-import { FIXED_SEED, HOSTILE_STRINGS, MAX_CASE_MS, RANDOM_SEED, runs } from "./support.js";
+import { FIXED_SEED, HOSTILE_STRINGS, MAX_CASE_MS, RANDOM_SEED, announceRandomSeed, runs } from "./support.js";
 
 const MACHINES = join(import.meta.dirname, "..", "fixtures", "machines");
 let SEEDS: Array<ReadonlyMap<string, string>> = [];
@@ -178,6 +178,7 @@ describe("capture fuzz, in memory: detect → validate → plan → render", () 
     expect(counts.rendered).toBeGreaterThan(50);
   }, 120_000);
   it(`random seed ${RANDOM_SEED} (replay with FUZZ_SEED=${RANDOM_SEED})`, () => {
+    announceRandomSeed("capture fuzz");
     console.log(`capture fuzz, seed ${RANDOM_SEED}:`, fuzzInMemory(RANDOM_SEED, runs(600)));
   }, 120_000);
   it.each([

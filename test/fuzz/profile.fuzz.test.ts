@@ -13,7 +13,7 @@ import { ProfileError, UserError } from "../../src/errors.js";
 import { parseProfileText } from "../../src/profile/index.js";
 import { planHost } from "../../src/plan/index.js";
 import { DEFAULT_NIXPKGS_URL, renderFiles } from "../../src/render/render.js";
-import { FIXED_SEED, HOSTILE_STRINGS, MAX_CASE_MS, RANDOM_SEED, YAML_SNIPPETS, hostileValue, runs } from "./support.js";
+import { FIXED_SEED, HOSTILE_STRINGS, MAX_CASE_MS, RANDOM_SEED, YAML_SNIPPETS, announceRandomSeed, hostileValue, runs } from "./support.js";
 
 const ROOT = join(import.meta.dirname, "..", "..");
 const EXAMPLES = readdirSync(join(ROOT, "examples"))
@@ -162,6 +162,7 @@ describe("profile fuzz: parse → plan → render never crashes or hangs", () =>
   }, 120_000);
 
   it(`random seed ${RANDOM_SEED} (replay with FUZZ_SEED=${RANDOM_SEED})`, () => {
+    announceRandomSeed("profile fuzz");
     const counts = fuzz(RANDOM_SEED, runs(5000));
     console.log(`profile fuzz, seed ${RANDOM_SEED}:`, counts);
   }, 120_000);

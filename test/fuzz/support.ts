@@ -3,6 +3,7 @@
  * from. Every fuzz test runs twice: with FIXED_SEED (reproducible in CI) and with a fresh seed
  * that fast-check prints with any counterexample (re-run it with FUZZ_SEED=<seed>).
  */
+import { writeSync } from "node:fs";
 import fc from "fast-check";
 
 /** The fixed seed; the random run's seed comes from FUZZ_SEED or the clock. */
@@ -10,6 +11,15 @@ export const FIXED_SEED = 20_260_901;
 
 /** The second run's seed: FUZZ_SEED when set (to replay a failure), else a fresh one. */
 export const RANDOM_SEED = process.env.FUZZ_SEED ? Number(process.env.FUZZ_SEED) : Date.now() % 2_147_483_647;
+
+/**
+ * Writes the random seed straight to stderr before a run starts: if a case takes the worker
+ * down (out of memory, a native crash), vitest's buffered console output is lost, and this line
+ * is what lets the failure be replayed.
+ */
+export function announceRandomSeed(name: string): void {
+  writeSync(2, `${name}: random seed ${RANDOM_SEED} (replay with FUZZ_SEED=${RANDOM_SEED})\n`);
+}
 
 /** Cases per run, overridable for a longer local soak (FUZZ_RUNS=100000). */
 export function runs(ci: number): number {
