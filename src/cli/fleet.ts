@@ -2,7 +2,8 @@
  * Reading a fleet folder: one profile per host (*.yaml, *.yml, *.json) and optionally
  * fleet.yaml. Every file's problems are reported together, each naming its file.
  */
-import { readdir, readFile } from "node:fs/promises";
+import { readdir } from "node:fs/promises";
+import { readProfileFile } from "./read.js";
 import { basename, join, resolve } from "node:path";
 import { FleetError, ProfileError, UserError } from "../errors.js";
 import { parseFleetText, parseProfileText, type FleetSpec } from "../profile/index.js";
@@ -20,14 +21,6 @@ export interface LoadedFleet {
   readonly spec: { readonly file: string; readonly spec: FleetSpec } | null;
 }
 
-async function read(file: string): Promise<string> {
-  try {
-    return await readFile(file, "utf8");
-  } catch (e) {
-    throw new UserError(`${file}: cannot read it (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
-  }
-}
-
 /** Read and validate every file of a fleet folder; throws one error listing every problem. */
 export async function loadFleet(dir: string): Promise<LoadedFleet> {
   let entries: string[];
@@ -43,21 +36,20 @@ export async function loadFleet(dir: string): Promise<LoadedFleet> {
 
   const issues: { file: string; path: string; message: string }[] = [];
   const hosts: FleetHost[] = [];
-  const texts = await Promise.all(profiles.map((n) => read(join(dir, n))));
-  profiles.forEach((n, i) => {
+  for (const n of profiles) {
     const file = join(dir, n);
     try {
-      hosts.push({ file, profile: parseProfileText(texts[i]!, file) });
+      hosts.push({ file, profile: parseProfileText(readProfileFile(file, file), file) });
     } catch (e) {
       if (e instanceof ProfileError) issues.push(...e.issues.map((x) => ({ file, ...x })));
       else throw e;
     }
-  });
+  }
   let spec: LoadedFleet["spec"] = null;
   if (specFiles.length === 1) {
     const file = join(dir, specFiles[0]!);
     try {
-      spec = { file, spec: parseFleetText(await read(file), file) };
+      spec = { file, spec: parseFleetText(readProfileFile(file, file), file) };
     } catch (e) {
       if (e instanceof FleetError) issues.push(...e.issues);
       else throw e;

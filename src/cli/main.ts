@@ -2,15 +2,16 @@
  * The command line: the only place that prints errors and chooses exit codes.
  * `runCli(argv, io)` returns the exit code so tests can drive it without a process.
  */
-import { open, readFile } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import { dirname, relative, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import yargs from "yargs";
 import { EXIT, RefusedError, UserError, DetectError } from "../errors.js";
-import { MAX_PATH_LENGTH, PROFILE_LIMITS, argString, parseProfileText, profileJsonSchemaText, validateProfile, type Profile } from "../profile/index.js";
+import { MAX_PATH_LENGTH, argString, parseProfileText, profileJsonSchemaText, validateProfile, type Profile } from "../profile/index.js";
 import { planFleet, planHost } from "../plan/index.js";
 import { DEFAULT_NIXPKGS_URL, renderFiles, renderFleet } from "../render/render.js";
 import { loadFleet } from "./fleet.js";
+import { readProfileFile } from "./read.js";
 import { MANIFEST_PATH, writeFiles } from "../write/write.js";
 import { captureHost, detectFromDir, detectFromFiles, detectLive, type DetectOptions, type DetectResult } from "../detect/index.js";
 import { readCapture } from "../detect/io.js";
@@ -52,29 +53,7 @@ const SCHEMA_FILE = fileURLToPath(new URL("../../schema/profile.schema.json", im
 
 
 async function loadProfile(file: string): Promise<Profile> {
-  // Read at most one byte past the limit (4 bytes per character covers any UTF-8), so that
-  // /dev/zero or a multi-GB file is refused at once instead of being read into memory.
-  const maxBytes = PROFILE_LIMITS.maxChars * 4;
-  let text: string;
-  try {
-    const fh = await open(file, "r");
-    try {
-      const buf = Buffer.alloc(maxBytes + 1);
-      let len = 0;
-      for (;;) {
-        const { bytesRead } = await fh.read(buf, len, buf.length - len, null);
-        if (bytesRead === 0 || (len += bytesRead) === buf.length) break;
-      }
-      if (len > maxBytes) throw new UserError(`--profile ${file}: larger than ${maxBytes} bytes; a profile is a few KB: is this the right file?`);
-      text = buf.subarray(0, len).toString("utf8");
-    } finally {
-      await fh.close();
-    }
-  } catch (e) {
-    if (e instanceof UserError) throw e;
-    throw new UserError(`--profile ${file}: cannot read it (${(e as NodeJS.ErrnoException).code ?? String(e)}); pass a YAML or JSON profile, e.g. examples/mi50-desktop.yaml`);
-  }
-  return parseProfileText(text, file);
+  return parseProfileText(readProfileFile(file, `--profile ${file}`), file);
 }
 
 /**

@@ -60,8 +60,10 @@ function toLines(text: string): Line[] {
       // "- # x" and "key: # x" leave the node to the comment's full-parser semantics.
       if (/^-$|:$/.test(body.replace(/ +$/, ""))) bail();
     }
-    body = body.replace(/ +$/, "");
-    if (body === "") continue;
+    let end = body.length;
+    while (end > 0 && body.charCodeAt(end - 1) === 32) end--;
+    if (end === 0) continue;
+    if (end < body.length) body = body.slice(0, end);
     out.push({ indent, text: body });
   }
   return out;
@@ -195,13 +197,22 @@ function scalar(text: string): unknown {
     if (!/^'[^']*'$/.test(text)) bail();
     return text.slice(1, -1);
   }
-  if (/^(null|Null|NULL|~)$/.test(text)) return null;
-  if (/^(true|True|TRUE)$/.test(text)) return true;
-  if (/^(false|False|FALSE)$/.test(text)) return false;
+  switch (text) {
+    case "null": case "Null": case "NULL": case "~":
+      return null;
+    case "true": case "True": case "TRUE":
+      return true;
+    case "false": case "False": case "FALSE":
+      return false;
+  }
   // Plain decimal integers are read here; every other number form of the core schema (signs,
   // octal, hex, floats, .inf, .nan) goes to the full parser. "0-63" and "9.0a" are strings.
-  if (/^(0|[1-9][0-9]{0,14})$/.test(text)) return Number(text);
-  if (CORE_NUMBER.some((re) => re.test(text))) bail();
+  // Each of those forms starts with a digit, a sign or a dot.
+  const c = text.charCodeAt(0);
+  if ((c >= 48 && c <= 57) || c === 43 || c === 45 || c === 46) {
+    if (/^(0|[1-9][0-9]{0,14})$/.test(text)) return Number(text);
+    if (CORE_NUMBER.some((re) => re.test(text))) bail();
+  }
   // Indicators that start something other than a plain scalar, and ": " or " #" inside one.
   if (/^[-?:,[\]{}#&*!|>'"%@`]/.test(text) && !/^-[^\s-]/.test(text)) bail();
   if (/: |:$| #/.test(text)) bail();

@@ -44,11 +44,15 @@ const uniqueNumaIds: Rule = (p) =>
 
 /** CPU numbers of a cpulist the schema has already checked ("0-3,8"). */
 function expand(list: string): number[] {
-  if (list === "") return [];
-  return list.split(",").flatMap((part) => {
-    const [a, b = a] = part.split("-").map(Number) as [number, number?];
-    return Array.from({ length: b - a + 1 }, (_, i) => a + i);
-  });
+  const out: number[] = [];
+  if (list === "") return out;
+  for (const part of list.split(",")) {
+    const dash = part.indexOf("-");
+    const a = Number(dash < 0 ? part : part.slice(0, dash));
+    const b = dash < 0 ? a : Number(part.slice(dash + 1));
+    for (let c = a; c <= b; c++) out.push(c);
+  }
+  return out;
 }
 
 /**

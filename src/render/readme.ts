@@ -1,5 +1,5 @@
 /** What the generated README.md shows: decisions, build sets, the forecast, findings, next steps. */
-import type { Finding, FleetPlan, Severity } from "../plan/types.js";
+import type { Finding, FleetPlan, Plan, Severity } from "../plan/types.js";
 import { compareCodePoints, nixAttrName } from "./nix.js";
 import { appName, deviceText, forecastLine, hoursText, modelText, needsSystemManager, oneLineNix, outputName, sourcesText } from "./text.js";
 
@@ -15,6 +15,91 @@ function sortFindings<F extends Finding>(findings: readonly F[]): F[] {
   );
 }
 
+/** A host's part of the README: its decisions, placement, balancers and findings, as shown. */
+interface HostDetail {
+  readonly instances: readonly Record<string, string>[];
+  readonly cpuPlacements: readonly Record<string, string>[];
+  readonly loadBalancers: readonly Record<string, string>[];
+  readonly findings: readonly Finding[];
+  readonly os: string;
+}
+
+/** Hosts whose README parts are equal (apart from the host name): shown once. */
+interface HostGroup {
+  readonly hosts: readonly Plan[];
+  readonly detail: HostDetail;
+}
+
+function osText(h: Plan): string {
+  return h.os ? `${h.os.id}${h.os.versionId ? ` ${h.os.versionId}` : ""}` : "an OS the profile does not name";
+}
+
+function hostDetail(h: Plan): HostDetail {
+  const instances = [...h.instances].sort((a, b) => compareCodePoints(a.name, b.name));
+  return {
+    instances: instances.map((i) => ({
+      name: i.name,
+      engine: i.engine,
+      device: deviceText(i),
+      package: `pkgs.hwflake.${i.buildSet}.${i.engine}`,
+      model: modelText(i),
+      endpoint: `${i.listen}:${i.port}`,
+      reason: i.engineDecision.reason,
+      sources: sourcesText(i.engineDecision.sources),
+      apiKeyFile: i.apiKeyFile ?? "",
+    })),
+    // CPU instances' placement and tuning, and the nginx load balancers (src/plan/cpu-serving.ts).
+    cpuPlacements: instances
+      .filter((i) => i.cpu && i.cpu.affinity !== "")
+      .map((i) => ({
+        name: i.name,
+        affinity: i.cpu!.affinity,
+        memory: i.cpu!.numaPolicy ? `${i.cpu!.numaPolicy} ${i.cpu!.numaMask}` : "-",
+        threads: String(i.cpu!.threads ?? "-"),
+        frontend: i.cpu!.frontend || "-",
+        settings: [...Object.entries(i.environment).filter(([k]) => k.startsWith("VLLM_CPU_")).map(([k, v]) => `${k}=${v}`), ...i.extraArgs].join(" ") || "-",
+      })),
+    loadBalancers: (h.loadBalancers ?? []).map((b) => ({
+      name: b.name,
+      endpoint: `${b.listen}:${b.port}`,
+      backends: b.backends.join(", "),
+      reason: b.decision.reason,
+    })),
+    findings: sortFindings(h.findings),
+    os: osText(h),
+  };
+}
+
+/**
+ * The fleet's hosts grouped by what the README shows of them, in host order: a thousand twins
+ * are one entry, not a thousand copies. The key also holds what the README does not show but
+ * the host's configuration differs by (system, plan refused, Ray service roles), so a group is
+ * hosts with the same plan apart from their names and device IDs.
+ */
+function hostGroups(fleet: FleetPlan): HostGroup[] {
+  const roles = new Map<string, string[]>();
+  for (const s of fleet.services) for (const m of s.members) roles.set(m.host, [...(roles.get(m.host) ?? []), `${s.name}:${m.role}`]);
+  // Every text becomes a small number, so a host's key is short whatever its reasons' length.
+  const ids = new Map<string, number>();
+  const id = (text: string): number => {
+    let n = ids.get(text);
+    if (n === undefined) ids.set(text, (n = ids.size));
+    return n;
+  };
+  const rows = (list: readonly Record<string, string>[]) => list.map((r) => Object.values(r).map(id).join(",")).join(";");
+  const byKey = new Map<string, { hosts: Plan[]; detail: HostDetail }>();
+  for (const h of fleet.hosts) {
+    const detail = hostDetail(h);
+    const findings = detail.findings.map((f) => [f.severity, f.code, f.subject, f.message, f.fix ?? "-", f.source].map(id).join(",")).join(";");
+    const key = [h.system, String(h.refused), ...(roles.get(h.host) ?? []), detail.os].map(id).join(",") +
+      `|${rows(detail.instances)}|${rows(detail.cpuPlacements)}|${rows(detail.loadBalancers)}|${findings}`;
+    const g = byKey.get(key);
+    if (g) g.hosts.push(h);
+    else byKey.set(key, { hosts: [h], detail });
+  }
+  return [...byKey.values()];
+}
+
 /** The README template's context for a fleet (one host is a fleet of one). */
 export function readmeContext(fleet: FleetPlan, hwflakeUrl: string | null): object {
   const one = fleet.hosts.length === 1;
@@ -22,9 +107,14 @@ export function readmeContext(fleet: FleetPlan, hwflakeUrl: string | null): obje
   const outputs = [...new Set(fleet.buildSets.flatMap((s) => s.packages.map((p) => outputName(s.name, p.engine))))].sort(compareCodePoints);
   // `nix flake check` would also run the VM checks, which need KVM: evaluate everything here,
   // and run the VM checks where KVM is (CI).
-  const vmChecks = fleet.hosts
-    .filter((h) => h.instances.some((i) => i.backend === "cpu"))
-    .map((h) => `nix build .#checks.${h.system}.vm-${h.host}   # needs KVM: runs the CPU instances in a VM`);
+  const groups = hostGroups(fleet);
+  const vmChecks = groups
+    .filter((g) => g.hosts[0]!.instances.some((i) => i.backend === "cpu"))
+    .map((g) => {
+      const h = g.hosts[0]!;
+      const others = g.hosts.length > 1 ? `; likewise vm-<host> for the ${g.hosts.length - 1} other host(s) of its group` : "";
+      return `nix build .#checks.${h.system}.vm-${h.host}   # needs KVM: runs the CPU instances in a VM${others}`;
+    });
   const buildCommands = ["nix flake check --no-build", ...outputs.map((o) => `nix build .#${o}`), ...vmChecks].join("\n");
   const input = nixAttrName(`${fleet.name}-llm`);
   const module = one ? "default" : "<host>";
@@ -55,7 +145,7 @@ export function readmeContext(fleet: FleetPlan, hwflakeUrl: string | null): obje
   // Deployment with an existing tool: the user's flake adds each host's hardware configuration
   // (deploy-rs README @ a1eb366d; colmena manual tutorial/flakes.md @ d11e94dc).
   const shown = fleet.hosts.slice(0, 2);
-  const more = fleet.hosts.length > shown.length ? [`      # … one entry per host: ${fleet.hosts.map((h) => h.host).join(", ")}`] : [];
+  const more = fleet.hosts.length > shown.length ? [`      # … one entry per host (${fleet.hosts.length} in all, listed under Hosts above)`] : [];
   const deployUsage = [
     "{",
     "  inputs = {",
@@ -133,88 +223,65 @@ export function readmeContext(fleet: FleetPlan, hwflakeUrl: string | null): obje
       ].join("\n"),
     };
   });
-  const instances = fleet.hosts.flatMap((h) =>
-    [...h.instances]
-      .sort((a, b) => compareCodePoints(a.name, b.name))
-      .map((i) => ({
-        host: h.host,
-        name: i.name,
-        engine: i.engine,
-        device: deviceText(i),
-        package: `pkgs.hwflake.${i.buildSet}.${i.engine}`,
-        model: modelText(i),
-        endpoint: `${i.listen}:${i.port}`,
-        reason: i.engineDecision.reason,
-        sources: sourcesText(i.engineDecision.sources),
-      })),
-  );
+  // A group of one is labelled by its host; a bigger one by its first host and a count.
+  const labelOf = (g: HostGroup) => (g.hosts.length === 1 ? g.hosts[0]!.host : `${g.hosts[0]!.host} and ${g.hosts.length - 1} more like it`);
+  const groupOfHost = new Map(groups.flatMap((g) => g.hosts.map((h) => [h.host, g] as const)));
   const findings = [
     ...sortFindings(fleet.findings).map((f) => ({ ...f, host: "fleet.yaml" })),
-    ...fleet.hosts.flatMap((h) => sortFindings(h.findings).map((f) => ({ ...f, host: h.host }))),
+    ...groups.flatMap((g) => g.detail.findings.map((f) => ({ ...f, host: labelOf(g) }))),
   ];
-  // CPU instances' placement and tuning, and the nginx load balancers (src/plan/cpu-serving.ts).
-  const label = (host: string, name: string) => (fleet.hosts.length === 1 ? name : `${host}/${name}`);
-  const cpuPlacements = fleet.hosts.flatMap((h) =>
-    [...h.instances]
-      .filter((i) => i.cpu && i.cpu.affinity !== "")
-      .sort((a, b) => compareCodePoints(a.name, b.name))
-      .map((i) => ({
-        name: label(h.host, i.name),
-        affinity: i.cpu!.affinity,
-        memory: i.cpu!.numaPolicy ? `${i.cpu!.numaPolicy} ${i.cpu!.numaMask}` : "-",
-        threads: String(i.cpu!.threads ?? "-"),
-        frontend: i.cpu!.frontend || "-",
-        settings: [...Object.entries(i.environment).filter(([k]) => k.startsWith("VLLM_CPU_")).map(([k, v]) => `${k}=${v}`), ...i.extraArgs].join(" ") || "-",
-      })),
-  );
-  const loadBalancers = fleet.hosts.flatMap((h) =>
-    (h.loadBalancers ?? []).map((b) => ({
-      name: label(h.host, b.name),
-      endpoint: `${b.listen}:${b.port}`,
-      backends: b.backends.join(", "),
-      reason: b.decision.reason,
-    })),
-  );
-  const runCommands = fleet.hosts
-    .flatMap((h) =>
-      [...h.instances]
+  const firstOf = (g: HostGroup) => g.hosts[0]!;
+  // Commands are shown for one host of each group; the others differ only in the name.
+  const runCommands = groups
+    .flatMap((g) =>
+      [...firstOf(g).instances]
         .sort((a, b) => compareCodePoints(a.name, b.name))
-        .map((i) => `${i.apiKeyFile ? `HWFLAKE_API_KEY_FILE=${i.apiKeyFile} ` : ""}nix run .#${appName(h.host, i.name, one)}`),
+        .map((i) => `${i.apiKeyFile ? `HWFLAKE_API_KEY_FILE=${i.apiKeyFile} ` : ""}nix run .#${appName(firstOf(g).host, i.name, one)}`),
     )
     .join("\n");
-  const smHosts = fleet.hosts.filter(needsSystemManager);
-  const osText = (h: (typeof fleet.hosts)[number]) => (h.os ? `${h.os.id}${h.os.versionId ? ` ${h.os.versionId}` : ""}` : "an OS the profile does not name");
-  const unitCommands = smHosts
-    .flatMap((h) => [
-      `sudo nix build .#systemdUnits.${h.system}.${h.host} --out-link /nix/var/nix/gcroots/hwflake-${h.host}-units`,
-      ...[...h.instances]
-        .sort((a, b) => compareCodePoints(a.name, b.name))
-        .flatMap((i) => [
-          `sudo systemctl link /nix/var/nix/gcroots/hwflake-${h.host}-units/hwflake-${i.name}.service`,
-          `sudo systemctl add-wants multi-user.target hwflake-${i.name}.service`,
-        ]),
-    ])
+  const smGroups = groups.filter((g) => needsSystemManager(firstOf(g)));
+  const unitCommands = smGroups
+    .flatMap((g) => {
+      const h = firstOf(g);
+      return [
+        `sudo nix build .#systemdUnits.${h.system}.${h.host} --out-link /nix/var/nix/gcroots/hwflake-${h.host}-units`,
+        ...[...h.instances]
+          .sort((a, b) => compareCodePoints(a.name, b.name))
+          .flatMap((i) => [
+            `sudo systemctl link /nix/var/nix/gcroots/hwflake-${h.host}-units/hwflake-${i.name}.service`,
+            `sudo systemctl add-wants multi-user.target hwflake-${i.name}.service`,
+          ]),
+      ];
+    })
     .join("\n");
   const systemManagerWhy = one
     ? `This host runs ${osText(first)}${first.os ? ", not NixOS" : " (NixOS or not)"}.`
-    : `Hosts that are not NixOS, or whose profile does not name the OS: ${smHosts.map((h) => `${h.host} (${osText(h)})`).join(", ")}.`;
+    : `Hosts that are not NixOS, or whose profile does not name the OS: ${smGroups.map((g) => `${labelOf(g)} (${g.detail.os})`).join(", ")}.`;
+  const instances = groups.flatMap((g) => g.detail.instances);
 
   return {
-    cpuPlacements: cpuPlacements.length ? cpuPlacements : null,
-    loadBalancers: loadBalancers.length ? loadBalancers : null,
     title: one ? first.host : `the ${fleet.name} fleet`,
     host: first.host,
     system: first.system,
     fleet: !one,
     hostCount: String(fleet.hosts.length),
     refused: fleet.refused,
-    hosts: fleet.hosts.map((h) => ({
-      host: h.host,
-      system: h.system,
-      instances: h.instances.length ? h.instances.map((i) => i.name).join(", ") : "-",
-      sets: [...new Set(h.instances.map((i) => i.buildSet))].sort(compareCodePoints).join(", ") || "-",
-      refused: h.refused ? "refused" : "ok",
+    groups: groups.map((g) => ({
+      label: labelOf(g),
+      first: g.hosts[0]!.host,
+      others: g.hosts.length > 1 ? String(g.hosts.length - 1) : null,
+      hostNames: g.hosts.map((h) => h.host),
+      system: g.hosts[0]!.system,
+      instanceNames: g.detail.instances.length ? g.detail.instances.map((i) => i.name).join(", ") : "-",
+      sets: [...new Set(g.hosts[0]!.instances.map((i) => i.buildSet))].sort(compareCodePoints).join(", ") || "-",
+      refused: g.hosts[0]!.refused ? "refused" : "ok",
+      instances: g.detail.instances,
+      hasInstances: g.detail.instances.length > 0,
+      cpuPlacements: g.detail.cpuPlacements.length ? g.detail.cpuPlacements : null,
+      loadBalancers: g.detail.loadBalancers.length ? g.detail.loadBalancers : null,
     })),
+    grouped: groups.some((g) => g.hosts.length > 1),
+    groupCount: String(groups.length),
     instances,
     hasInstances: instances.length > 0,
     sets: fleet.buildSets.map((s) => ({
@@ -224,7 +291,8 @@ export function readmeContext(fleet: FleetPlan, hwflakeUrl: string | null): obje
       targets: s.targets.length ? s.targets.join(", ") : "-",
       config: oneLineNix(s.config.value),
       instances: one ? s.instances.map((i) => i.slice(i.indexOf("/") + 1)).join(", ") : s.instances.join(", "),
-      hosts: s.hosts.join(", "),
+      // Hosts of one group use the same sets: name the groups, not thousands of hosts.
+      hosts: [...new Set(s.hosts.map((h) => groupOfHost.get(h)!))].map(labelOf).join(", "),
       packages: s.packages.map((p) => p.engine).join(", "),
       forecast: forecastLine(s),
     })),
@@ -279,7 +347,7 @@ export function readmeContext(fleet: FleetPlan, hwflakeUrl: string | null): obje
     hasServices: fleet.services.length > 0,
     hasApps: runCommands !== "",
     runCommands,
-    systemManager: smHosts.length > 0,
+    systemManager: smGroups.length > 0,
     // Unless every profile names an OS other than NixOS.
     nixosUsage: fleet.hosts.some((h) => h.os === undefined || h.os.id === "nixos"),
     systemManagerWhy,

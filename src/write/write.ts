@@ -12,8 +12,8 @@
  * `--check` reports and the next run repairs. Temporary files of a run that is gone are removed.
  */
 import { createHash, randomBytes } from "node:crypto";
-import { constants as fsConstants } from "node:fs";
-import { mkdir, open, readdir, readFile, rename, stat, unlink } from "node:fs/promises";
+import { closeSync, constants as fsConstants, fstatSync, openSync, readFileSync, statSync } from "node:fs";
+import { mkdir, open, readdir, rename, stat, unlink } from "node:fs/promises";
 import { dirname, join, posix } from "node:path";
 import { InternalError, UserError, WriteConflictError } from "../errors.js";
 import { MARKER_TAG, hasMarker } from "./marker.js";
@@ -77,15 +77,19 @@ type Plan = {
  * The manifest text for a set of files: a marker line, then `sha256sum` lines sorted by path,
  * so `sha256sum -c .hwflake-manifest` checks a folder by hand (it skips the comment lines).
  */
-export function manifestText(files: readonly RenderedFile[]): string {
+export function manifestText(files: readonly RenderedFile[], hashes: ReadonlyMap<string, string> = hashesOf(files)): string {
   const lines = [...files]
     .sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))
-    .map((f) => `${sha256(f.contents)}  ${f.path}`);
+    .map((f) => `${hashes.get(f.path) ?? sha256(f.contents)}  ${f.path}`);
   return [
     `# ${MARKER_TAG}: the SHA-256 of every file of the last complete run, written last. Do not edit.`,
     ...lines,
     "",
   ].join("\n");
+}
+
+function hashesOf(files: readonly RenderedFile[]): Map<string, string> {
+  return new Map(files.map((f) => [f.path, sha256(f.contents)]));
 }
 
 /** Path → hash from a manifest's text; lines that are not `<sha256>  <path>` are skipped. */
@@ -119,11 +123,13 @@ export async function writeFiles(files: readonly RenderedFile[], opts: WriteOpti
   }
   await assertFolder(opts.outDir);
 
-  const manifest: RenderedFile = { path: MANIFEST_PATH, contents: manifestText(files) };
+  const hashes = hashesOf(files);
+  const manifest: RenderedFile = { path: MANIFEST_PATH, contents: manifestText(files, hashes) };
   const sorted = [manifest, ...files].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-  // A fleet is thousands of small files: reads and writes overlap, a bounded number at a time.
-  const plans = await mapLimit(sorted, IO_CONCURRENCY, (file) => inspect(file, opts));
-  const interrupted = await interruptedFiles(opts.outDir, new Map(plans.map((p) => [p.file.path, p.current])));
+  // Reads are synchronous: for thousands of small files that is several times faster than
+  // promise-based reads, and nothing else runs meanwhile.
+  const plans = sorted.map((file) => inspect(file, opts));
+  const interrupted = interruptedFiles(opts.outDir, new Map(plans.map((p) => [p.file.path, p])), hashes);
   const leftovers = await leftoverTemps(opts.outDir, plans.map((p) => dirname(p.target)));
 
   const pick = (...states: Plan["state"][]) => plans.filter((p) => states.includes(p.state)).map((p) => p.file.path);
@@ -152,21 +158,32 @@ export async function writeFiles(files: readonly RenderedFile[], opts: WriteOpti
 
   for (const rel of leftovers) await unlink(join(opts.outDir, ...rel.split("/"))).catch(() => undefined);
   const written: string[] = [];
-  const write = async (p: Plan, syncFolder: boolean): Promise<void> => {
+  const write = async (p: Plan, opts: AtomicWriteOptions): Promise<void> => {
     try {
-      await atomicWrite(p.target, p.file.contents, p.mode, syncFolder);
+      await atomicWrite(p.target, p.file.contents, p.mode, opts);
     } catch (err) {
       throw asUserError(err, `cannot write ${p.target}`, written);
     }
     written.push(p.file.path);
   };
   // Every file but the manifest, then each folder's entries flushed once, then the manifest:
-  // until it is replaced, it describes the previous complete run.
+  // until it is replaced, it describes the previous complete run. The files themselves are not
+  // flushed one by one (that cost seconds per 10,000 files here): a rename is atomic whatever
+  // happens to the process, and after a power loss a file may come back empty, which the
+  // manifest check reports and the next run rewrites (an empty file is never refused).
   const changed = plans.filter((p) => p.state !== "same" && p.file !== manifest);
-  await mapLimit(changed, IO_CONCURRENCY, (p) => write(p, false));
-  await mapLimit([...new Set(changed.map((p) => dirname(p.target)))], IO_CONCURRENCY, syncDir);
+  const folders = [...new Set(changed.map((p) => dirname(p.target)))].sort();
+  for (const dir of folders) {
+    try {
+      await mkdir(dir, { recursive: true });
+    } catch (err) {
+      throw asUserError(err, `cannot create ${dir}`, written);
+    }
+  }
+  await mapLimit(changed, IO_CONCURRENCY, (p) => write(p, { syncFolder: false, flushFile: false, makeFolder: false }));
+  await mapLimit(folders, IO_CONCURRENCY, syncDir);
   const last = plans.find((p) => p.file === manifest)!;
-  if (last.state !== "same") await write(last, true);
+  if (last.state !== "same") await write(last, {});
   return { written: written.sort(), unchanged, stale: [], refused: [], interrupted, leftovers };
 }
 
@@ -201,23 +218,29 @@ function asUserError(err: unknown, what: string, written: readonly string[]): un
   return new UserError(`${what} (${code}).${done}`);
 }
 
-async function inspect(file: RenderedFile, opts: WriteOptions): Promise<Plan> {
+function inspect(file: RenderedFile, opts: WriteOptions): Plan {
   const target = join(opts.outDir, ...file.path.split("/"));
   let current: string;
   let mode: number;
   try {
-    current = await readFile(target, "utf8");
-    mode = (await stat(target)).mode & 0o7777;
+    const fd = openSync(target, "r");
+    try {
+      mode = fstatSync(fd).mode & 0o7777;
+      current = readFileSync(fd, "utf8");
+    } finally {
+      closeSync(fd);
+    }
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === "ENOENT") return { file, target, state: "missing", current: null };
     // A directory (or anything else unreadable) where a file should go is never ours to replace.
     if (code === "EISDIR") return { file, target, state: "refused" };
-    if (code === "ENOTDIR") return { file, target, state: "blocked", blocker: await firstNonFolder(opts.outDir, file.path), current: null };
+    if (code === "ENOTDIR") return { file, target, state: "blocked", blocker: firstNonFolder(opts.outDir, file.path), current: null };
     throw asUserError(err, `cannot read ${target}`, []);
   }
   if (current === file.contents) return { file, target, state: "same", current };
-  if (!hasMarker(current) && !opts.force) return { file, target, state: "refused", current };
+  // An empty file holds nothing to lose (and is what a power loss can leave of a fresh write).
+  if (current !== "" && !hasMarker(current) && !opts.force) return { file, target, state: "refused", current };
   return { file, target, state: "differs", mode, current };
 }
 
@@ -239,12 +262,12 @@ async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) 
 }
 
 /** The first parent of `rel` (relative to outDir, "." for outDir itself) that exists and is not a folder. */
-async function firstNonFolder(outDir: string, rel: string): Promise<string> {
+function firstNonFolder(outDir: string, rel: string): string {
   const parts = rel.split("/").slice(0, -1);
   for (let i = 0; i <= parts.length; i++) {
     const sub = parts.slice(0, i);
     try {
-      if (!(await stat(join(outDir, ...sub))).isDirectory()) return sub.length ? sub.join("/") : ".";
+      if (!statSync(join(outDir, ...sub)).isDirectory()) return sub.length ? sub.join("/") : ".";
     } catch {
       return sub.join("/") || ".";
     }
@@ -254,24 +277,38 @@ async function firstNonFolder(outDir: string, rel: string): Promise<string> {
 
 /**
  * Files listed in the existing manifest whose contents no longer match it (sorted). `known`
- * holds what inspection already read (null: missing), so each file is read once.
+ * holds what inspection already read, so each file is read once; a file that already equals
+ * what this run writes has that file's hash, so it is not hashed again.
  */
-async function interruptedFiles(outDir: string, known: ReadonlyMap<string, string | null | undefined>): Promise<string[]> {
+function interruptedFiles(outDir: string, known: ReadonlyMap<string, Plan>, hashes: ReadonlyMap<string, string>): string[] {
   let text: string;
   try {
-    text = await readFile(join(outDir, MANIFEST_PATH), "utf8");
+    text = readFileSync(join(outDir, MANIFEST_PATH), "utf8");
   } catch {
     return [];
   }
   if (!hasMarker(text)) return [];
   // Only paths the writer itself could have written; a hand-edited manifest cannot point out.
   const entries = [...parseManifest(text)].filter(([rel]) => isSafeRelativePath(rel) && rel !== MANIFEST_PATH);
-  const changed = await mapLimit(entries, IO_CONCURRENCY, async ([rel, hash]) => {
-    let current = known.get(rel);
-    if (current === undefined) current = await readFile(join(outDir, ...rel.split("/")), "utf8").catch(() => null);
-    return current !== null && sha256(current) !== hash ? rel : null;
-  });
-  return changed.filter((r): r is string => r !== null).sort();
+  const changed: string[] = [];
+  for (const [rel, hash] of entries) {
+    const plan = known.get(rel);
+    let now: string | null;
+    if (plan?.state === "same") now = hashes.get(rel)!;
+    else {
+      let current = plan?.current;
+      if (current === undefined) {
+        try {
+          current = readFileSync(join(outDir, ...rel.split("/")), "utf8");
+        } catch {
+          current = null;
+        }
+      }
+      now = current === null ? null : sha256(current);
+    }
+    if (now !== null && now !== hash) changed.push(rel);
+  }
+  return changed.sort();
 }
 
 /**
@@ -310,14 +347,25 @@ function processAlive(pid: number): boolean {
   }
 }
 
+/** How atomicWrite makes a file durable; a batch of thousands does some of it once. */
+export interface AtomicWriteOptions {
+  /** Flush the folder entry after the rename (a batch flushes each folder once, at the end). */
+  readonly syncFolder?: boolean;
+  /** Flush the file's data before the rename. */
+  readonly flushFile?: boolean;
+  /** Create the parent folders (a batch creates each once, beforehand). */
+  readonly makeFolder?: boolean;
+}
+
 /**
  * Replace `target` with `contents`: write a temporary file beside it, flush it to disk, then
  * rename over the target (atomic within one file system), then flush the directory entry.
  * Parent folders are created. `mode` defaults to 0644 (less the umask).
  */
-export async function atomicWrite(target: string, contents: string, mode: number | undefined, syncFolder = true): Promise<void> {
+export async function atomicWrite(target: string, contents: string, mode: number | undefined, opts: AtomicWriteOptions = {}): Promise<void> {
+  const { syncFolder = true, flushFile = true, makeFolder = true } = opts;
   const dir = dirname(target);
-  await mkdir(dir, { recursive: true });
+  if (makeFolder) await mkdir(dir, { recursive: true });
   const temp = join(dir, `.${posix.basename(target)}.hwflake-${process.pid}-${randomBytes(6).toString("hex")}.tmp`);
   const fh = await open(temp, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL, mode ?? 0o644);
   try {
@@ -325,7 +373,7 @@ export async function atomicWrite(target: string, contents: string, mode: number
       await fh.writeFile(contents, "utf8");
       // Keep the replaced file's permissions; open()'s mode is filtered by the umask.
       if (mode !== undefined) await fh.chmod(mode);
-      await fh.sync();
+      if (flushFile) await fh.sync();
     } finally {
       await fh.close();
     }
@@ -334,7 +382,6 @@ export async function atomicWrite(target: string, contents: string, mode: number
     await unlink(temp).catch(() => undefined);
     throw err;
   }
-  // A caller writing many files into one folder flushes the folder once, after the last.
   if (syncFolder) await syncDir(dir);
 }
 

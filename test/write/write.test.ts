@@ -205,6 +205,20 @@ describe("writeFiles", () => {
       for (const f of v2) expect(await read(f.path)).toBe(f.contents);
     });
 
+    it("repairs files a power loss left empty: reported interrupted, then rewritten without --force", async () => {
+      await writeFiles(FILES, { outDir: dir });
+      // Files are not flushed one by one, so after a power loss a fresh file may be empty.
+      await writeFile(join(dir, "hosts/box.nix"), "");
+      const check = await writeFiles(FILES, { outDir: dir, check: true });
+      expect(check).toMatchObject({ interrupted: ["hosts/box.nix"], stale: ["hosts/box.nix"], refused: [] });
+      const repair = await writeFiles(FILES, { outDir: dir });
+      expect(repair.written).toEqual(["hosts/box.nix"]);
+      expect(await read("hosts/box.nix")).toBe(FILES.find((f) => f.path === "hosts/box.nix")!.contents);
+      // A file with content and no marker is still refused: only an empty one holds nothing to lose.
+      await writeFile(join(dir, "hosts/box.nix"), " ");
+      await expect(writeFiles(FILES, { outDir: dir })).rejects.toBeInstanceOf(WriteConflictError);
+    });
+
     it("writes a manifest in sha256sum format, under the marker", async () => {
       await writeFiles(FILES, { outDir: dir });
       const m = await read(MANIFEST_PATH);
