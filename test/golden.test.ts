@@ -12,6 +12,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import { tmpdir } from "node:os";
 import { dirname, join, relative } from "node:path";
 import { parseProfileText } from "../src/profile/index.js";
@@ -281,3 +283,34 @@ describe.skipIf(skipNix).each(hostCases.filter((e) => e.plan.os?.id !== "nixos")
   });
 });
 
+// What users run is the build: dist/ and its precompiled templates (npm test builds first).
+describe("the built CLI", () => {
+  const bin = join(REPO_ROOT, "bin", "hwflake.js");
+  const compiled = join(REPO_ROOT, "dist", "render", "templates.compiled.cjs");
+
+  it("has every template precompiled from the current sources", () => {
+    expect(existsSync(compiled), "dist/ is missing or old: run npm run build").toBe(true);
+    const built = Object.fromEntries(
+      [...readFileSync(compiled, "utf8").matchAll(/^ {2}"([^"]+)": \{\n {4}sha256: "([0-9a-f]{64})"/gm)].map((m) => [m[1], m[2]]),
+    );
+    const dir = join(REPO_ROOT, "templates");
+    const sources = Object.fromEntries(
+      readdirSync(dir)
+        .filter((f) => f.endsWith(".hbs"))
+        .map((f) => [f.replace(/\.hbs$/, ""), createHash("sha256").update(readFileSync(join(dir, f), "utf8"), "utf8").digest("hex")]),
+    );
+    expect(built).toEqual(sources);
+  });
+
+  it.each(examples.map((ex) => [ex.name, ex] as const))("%s: writes the golden output", (_name, ex) => {
+    const out = mkdtempSync(join(tmpdir(), `hwflake-built-${ex.name}-`));
+    try {
+      const folder = join(EXAMPLES, ex.name);
+      const args = existsSync(folder) ? ["--fleet", folder] : ["--profile", `${folder}.yaml`];
+      execFileSync(process.execPath, [bin, "generate", ...args, "--out", out], { stdio: "pipe" });
+      for (const f of ex.files) expect([f.path, readFileSync(join(out, f.path), "utf8")]).toEqual([f.path, f.contents]);
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
+  });
+});

@@ -2,7 +2,7 @@
  * The command line: the only place that prints errors and chooses exit codes.
  * `runCli(argv, io)` returns the exit code so tests can drive it without a process.
  */
-import { readFile } from "node:fs/promises";
+import { readFileSync } from "node:fs";
 import { dirname, relative, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import yargs from "yargs";
@@ -13,14 +13,12 @@ import { DEFAULT_NIXPKGS_URL, renderFiles, renderFleet } from "../render/render.
 import { loadFleet } from "./fleet.js";
 import { readProfileFile } from "./read.js";
 import { MANIFEST_PATH, writeFiles } from "../write/write.js";
-import { captureHost, detectFromDir, detectFromFiles, detectLive, type DetectOptions, type DetectResult } from "../detect/index.js";
-import { readCapture } from "../detect/io.js";
+import type { DetectOptions, DetectResult } from "../detect/index.js";
 import { formatFleet, formatPlan } from "./format.js";
 import { COLOR_MODES, colorEnabled, paint, type ColorMode } from "./color.js";
 import { formatDoctor } from "./doctor.js";
-import { compareProfiles } from "../doctor/index.js";
 import { writeProfileFile } from "../write/profile.js";
-import { stringify as toYaml } from "yaml";
+import { yaml } from "../profile/yaml.js";
 
 /** Where the CLI writes; injectable for tests. */
 export interface CliIO {
@@ -56,13 +54,17 @@ async function loadProfile(file: string): Promise<Profile> {
   return parseProfileText(readProfileFile(file, `--profile ${file}`), file);
 }
 
+/** Detection, loaded only by the commands that detect: generating from a profile never needs it. */
+const detection = () => import("../detect/index.js");
+
 /**
  * Detect from a capture folder. The files that were skipped (symlinks out of the folder, FIFOs,
  * devices, oversized files) come first among the report's messages and are also returned.
  */
 async function detectCapture(dir: string, opts: DetectOptions): Promise<{ result: DetectResult; skipped: string[] }> {
+  const { readCapture } = await import("../detect/io.js");
   const { files, skipped } = await readCapture(dir);
-  const result = detectFromFiles(files, opts);
+  const result = (await detection()).detectFromFiles(files, opts);
   const lines = skipped.map((s) => `${s.path}: skipped, ${s.reason}`);
   result.report.messages.unshift(...lines);
   return { result, skipped: lines };
@@ -83,7 +85,7 @@ async function profileFrom(
       const { result, skipped } = await detectCapture(args.from, { host: args.host });
       for (const m of skipped) io.err(`⚠ ${m}\n`);
       r = result;
-    } else r = await detectLive({ host: args.host });
+    } else r = await (await detection()).detectLive({ host: args.host });
     const profile = validateProfile(r.profile, args.from ?? "<live host>");
     return { profile, model: profile.cpu.model };
   }
@@ -250,8 +252,10 @@ export async function runCli(argv: readonly string[], io: CliIO = processIO): Pr
       async (a) => {
         const expected = await loadProfile(a.profile);
         // The profile's host name is used so an unset or odd kernel host name is not an error.
+        const { detectFromDir, detectLive } = await detection();
         const r = a.from ? await detectFromDir(a.from, { host: expected.host }) : await detectLive({ host: expected.host });
         const actual = validateProfile(r.profile, a.from ?? "<live host>");
+        const { compareProfiles } = await import("../doctor/index.js");
         const report = compareProfiles(expected, actual, r.report.unknown);
         io.out(a.json ? `${JSON.stringify(report, null, 2)}\n` : formatDoctor(report, a.profile, p));
         if (!report.ok) code = EXIT.refused;
@@ -271,7 +275,7 @@ export async function runCli(argv: readonly string[], io: CliIO = processIO): Pr
           .option("json", { type: "boolean", default: false, describe: "Print the detection report (facts and their files, unknowns) as JSON" })
           .option("force", { type: "boolean", default: false, describe: "Overwrite an existing --out file" }),
       async (a) => {
-        const r = a.from ? (await detectCapture(a.from, { host: a.host })).result : await detectLive({ host: a.host });
+        const r = a.from ? (await detectCapture(a.from, { host: a.host })).result : await (await detection()).detectLive({ host: a.host });
         validateProfile(r.profile, a.from ?? "<live host>");
         for (const m of r.report.messages) io.err(`${p.yellow("⚠")} ${m}\n`);
         if (a.json) {
@@ -296,7 +300,7 @@ export async function runCli(argv: readonly string[], io: CliIO = processIO): Pr
           .option("serials", { type: "boolean", default: false, describe: "Keep serial numbers (left out by default)" })
           .option("json", { type: "boolean", default: false, describe: "Print only the capture report, as JSON" }),
       async (a) => {
-        const report = await captureHost(a.dir, { serials: a.serials });
+        const report = await (await detection()).captureHost(a.dir, { serials: a.serials });
         if (a.json) io.out(`${JSON.stringify(report, null, 2)}\n`);
         else io.out(`${p.green("✓")} captured into ${a.dir}\n${JSON.stringify(report, null, 2)}\n`);
       },
@@ -325,11 +329,11 @@ export async function runCli(argv: readonly string[], io: CliIO = processIO): Pr
 
 /** A detected profile as YAML (block style: one flag per line diffs cleanly between captures). */
 function profileYaml(profile: unknown): string {
-  return toYaml(profile, { lineWidth: 100 });
+  return yaml().stringify(profile, { lineWidth: 100 });
 }
 
 /** The package version, read from package.json next to the code. */
 export async function version(): Promise<string> {
-  const pkg = JSON.parse(await readFile(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
+  const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
   return pkg.version;
 }

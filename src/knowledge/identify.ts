@@ -28,14 +28,20 @@ const LEVEL_ORDER: readonly X86Level[] = ["x86-64", "x86-64-v2", "x86-64-v3", "x
 
 /** The highest psABI level whose flags (and all lower levels' flags) are all present. */
 export function x86Level(flags: readonly string[]): X86Level {
+  // A profile's flag list is immutable and asked about several times per plan.
+  const known = levelOf.get(flags);
+  if (known) return known;
   const have = new Set(flags);
   let level: X86Level = "x86-64";
   for (const l of ["x86-64-v2", "x86-64-v3", "x86-64-v4"] as const) {
     if (X86_LEVEL_FLAGS[l].every((f) => have.has(f))) level = l;
     else break;
   }
+  levelOf.set(flags, level);
   return level;
 }
+
+const levelOf = new WeakMap<readonly string[], X86Level>();
 
 /** Flags of `level` (and below) missing from `flags`, for messages. */
 export function missingForLevel(flags: readonly string[], level: X86Level): string[] {

@@ -56,13 +56,15 @@ const nodesText = (nodes: readonly Node[]) => (nodes.length === 1 ? `node ${node
 /**
  * Which CPUs share a core when the profile does not say: the kernel's usual numbering. x86 and
  * Arm number the first thread of every core first ("0-13,28-41": 0 and 28 share a core); POWER
- * numbers a core's SMT threads one after another ("0-7" is one SMT8 core).
+ * numbers a core's SMT threads one after another ("0-7" is one SMT8 core). `cpus` ascend, as
+ * expandCpulist returns them.
  */
 export function assumedCores(system: NonNullable<Profile["system"]>, cpus: readonly number[], threadsPerCore: number | null): number[][] {
   const t = threadsPerCore && threadsPerCore > 1 && cpus.length % threadsPerCore === 0 ? threadsPerCore : 1;
   const n = cpus.length / t;
   if (system === "powerpc64le-linux") return Array.from({ length: n }, (_, j) => cpus.slice(j * t, j * t + t));
-  return Array.from({ length: n }, (_, j) => Array.from({ length: t }, (_, k) => cpus[j + k * n]!).sort((a, b) => a - b));
+  // cpus ascend, so each core's threads (j, j + n, j + 2n, …) come out ascending too.
+  return Array.from({ length: n }, (_, j) => Array.from({ length: t }, (_, k) => cpus[j + k * n]!));
 }
 
 /** Plans the CPU side of every CPU instance of one host; computes the topology once. */
@@ -459,15 +461,16 @@ export function checkCpuSharing(p: Profile, instances: readonly Instance[], out:
   const bound = instances.filter((x) => x.cpu && x.cpu.affinity !== "");
   const entry = (x: Instance) => x.behind ?? x.name;
   const said = new Set<string>();
+  const cpus = bound.map((x) => expandCpulist(x.cpu!.affinity));
   for (let a = 0; a < bound.length; a++)
     for (let b = a + 1; b < bound.length; b++) {
       const x = bound[a]!;
       const y = bound[b]!;
-      if (entry(x) === entry(y)) continue;
-      const mine = new Set(expandCpulist(x.cpu!.affinity));
-      const shared = expandCpulist(y.cpu!.affinity).filter((c) => mine.has(c));
       const key = `${entry(x)}\u0000${entry(y)}`;
-      if (shared.length === 0 || said.has(key)) continue;
+      if (entry(x) === entry(y) || said.has(key)) continue;
+      const mine = new Set(cpus[a]);
+      const shared = cpus[b]!.filter((c) => mine.has(c));
+      if (shared.length === 0) continue;
       said.add(key);
       out.add({
         code: "CPU_SHARED",

@@ -2,7 +2,7 @@
  * fleet.yaml: what spans the hosts of a fleet folder. Optional; a folder of profiles alone is a
  * fleet too. Strict like the profile: an unknown key is an error.
  */
-import { parseDocument } from "yaml";
+import { yaml } from "./yaml.js";
 import { z } from "zod";
 import { FleetError } from "../errors.js";
 import { formatPath } from "./parse.js";
@@ -51,7 +51,7 @@ export type FleetService = FleetSpec["services"][number];
 
 /** Parse fleet.yaml text; `file` names it in messages. */
 export function parseFleetText(text: string, file: string): FleetSpec {
-  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
+  const doc = yaml().parseDocument(text, { prettyErrors: true, uniqueKeys: true });
   if (doc.errors.length > 0)
     throw new FleetError(doc.errors.map((e) => ({ file, path: "", message: `not valid YAML/JSON: ${e.message.split("\n")[0]}` })));
   let input: unknown;

@@ -4,7 +4,8 @@
  * Shape is checked by zod; this file turns zod's issues into messages that name the path and
  * the fix (with did-you-mean for misspelled keys, arch names and CPU flags).
  */
-import { LineCounter, isPair, isScalar, isSeq, parseDocument, visit, type Document } from "yaml";
+import type { Document, LineCounter } from "yaml";
+import { yaml } from "./yaml.js";
 import { z } from "zod";
 import { ProfileError, type Issue } from "../errors.js";
 import { closest } from "./suggest.js";
@@ -207,19 +208,22 @@ export function parseProfileText(text: string, file: string): Profile {
       { path: "", message: `is ${text.length} characters; a profile may have at most ${PROFILE_LIMITS.maxChars} (real ones are a few KB): is this the right file?` },
     ]);
   }
+  // Profiles are plain YAML; the fast reader takes microseconds where the yaml package takes a
+  // millisecond, which counts in a fleet of thousands. Anything else, errors included, goes on.
+  // (It nests at most 16 levels and never recurses into flow collections, so the depth limit
+  // below only protects the full parser.)
+  const plain = parsePlainYaml(text);
+  if (plain !== undefined) return validateProfile(plain, file);
   if (flowDepth(text) > PROFILE_LIMITS.maxFlowDepth) {
     throw new ProfileError(file, [
       { path: "", message: `nests [ ] or { } more than ${PROFILE_LIMITS.maxFlowDepth} levels deep; a profile is a few levels of mappings and lists` },
     ]);
   }
-  // Profiles are plain YAML; the fast reader takes microseconds where the yaml package takes a
-  // millisecond, which counts in a fleet of thousands. Anything else, errors included, goes on.
-  const plain = parsePlainYaml(text);
-  if (plain !== undefined) return validateProfile(plain, file);
   // uniqueKeys is off because the yaml package checks it pairwise (33,000 keys took 7 s);
   // duplicateKeys below does the same in one pass.
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: false, lineCounter });
+  const Y = yaml();
+  const lineCounter = new Y.LineCounter();
+  const doc = Y.parseDocument(text, { prettyErrors: true, uniqueKeys: false, lineCounter });
   if (doc.errors.length > 0) {
     throw new ProfileError(
       file,
@@ -261,6 +265,7 @@ export function parseProfileText(text: string, file: string): Profile {
  */
 function duplicateKeys(doc: Document, lines: LineCounter): Issue[] {
   const out: Issue[] = [];
+  const { isScalar, visit } = yaml();
   visit(doc, {
     Map(_key, map, ancestors) {
       const seen = new Set<string>();
@@ -285,6 +290,7 @@ function duplicateKeys(doc: Document, lines: LineCounter): Issue[] {
 /** The profile path of the last node in a chain of YAML ancestors (pairs and sequences). */
 function yamlPath(chain: readonly unknown[]): PropertyKey[] {
   const out: PropertyKey[] = [];
+  const { isPair, isScalar, isSeq } = yaml();
   for (let i = 0; i < chain.length - 1; i++) {
     const node = chain[i];
     if (isPair(node) && isScalar(node.key)) out.push(String(node.key.value));

@@ -24,13 +24,13 @@ type Options = HelperOptions & { readonly loc?: { readonly start: { readonly lin
 function split(helper: string, args: unknown[], arity: number): { params: unknown[]; options: Options } {
   const options = args[args.length - 1] as Options;
   const params = args.slice(0, -1);
-  const where = options?.loc ? ` (template line ${options.loc.start.line})` : "";
+  const where = () => (options?.loc ? ` (template line ${options.loc.start.line})` : "");
   if (params.length !== arity) {
-    throw new TemplateArgumentError(`${helper} takes ${arity} argument(s), got ${params.length}${where}`);
+    throw new TemplateArgumentError(`${helper} takes ${arity} argument(s), got ${params.length}${where()}`);
   }
-  params.forEach((p, i) => {
-    if (p === undefined) throw new TemplateArgumentError(`${helper}: argument ${i + 1} is undefined${where}`);
-  });
+  for (let i = 0; i < params.length; i++) {
+    if (params[i] === undefined) throw new TemplateArgumentError(`${helper}: argument ${i + 1} is undefined${where()}`);
+  }
   return { params, options };
 }
 

@@ -78,16 +78,18 @@ export function nixAttrPath(parts: readonly string[]): string {
   return parts.map(nixAttrName).join(".");
 }
 
+const CONTROL_RUN = /[\u0000-\u001f\u007f\u2028\u2029]/;
+const CONTROL_RUNS = /[\u0000-\u001f\u007f\u2028\u2029]+/g;
+
 /**
  * One `#` comment line carrying arbitrary text. Line breaks and other control characters
  * become spaces so user text can never end the comment and start code on the next line.
  */
 export function nixComment(text: string): string {
   if (typeof text !== "string") throw new InternalError(`nixComment expects a string, got ${describe(text)}`);
-  const flat = text
-    .replace(/[\u0000-\u001f\u007f\u2028\u2029]+/g, " ")
-    .replace(/ {2,}/g, " ")
-    .trim();
+  let flat = CONTROL_RUN.test(text) ? text.replace(CONTROL_RUNS, " ") : text;
+  if (flat.includes("  ")) flat = flat.replace(/ {2,}/g, " ");
+  flat = flat.trim();
   return flat === "" ? "#" : `# ${flat}`;
 }
 
@@ -133,17 +135,20 @@ export type NixInput =
  * UTF-8 bytes). Never `localeCompare`: output must not depend on the machine's locale.
  */
 export function compareCodePoints(a: string, b: string): number {
-  const ia = a[Symbol.iterator]();
-  const ib = b[Symbol.iterator]();
-  for (;;) {
-    const x = ia.next();
-    const y = ib.next();
-    if (x.done) return y.done ? 0 : -1;
-    if (y.done) return 1;
-    const cx = x.value.codePointAt(0) ?? 0;
-    const cy = y.value.codePointAt(0) ?? 0;
-    if (cx !== cy) return cx < cy ? -1 : 1;
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const x = a.charCodeAt(i);
+    const y = b.charCodeAt(i);
+    if (x === y) continue;
+    // Below the surrogates, UTF-16 units sort like code points; from there on, compare whole
+    // code points (a pair is one character, U+10000 and up; a lone surrogate is its own).
+    if (x < 0xd800 && y < 0xd800) return x < y ? -1 : 1;
+    const cx = a.codePointAt(i)!;
+    const cy = b.codePointAt(i)!;
+    // Equal code points here would mean equal units, so these differ.
+    return cx < cy ? -1 : 1;
   }
+  return a.length === b.length ? 0 : a.length < b.length ? -1 : 1;
 }
 
 /** A simple selection path (`pkgs.hwflake.llama-cpp-rocm`) needs no parentheses in a list. */

@@ -94,9 +94,9 @@ function hostInstances(fleet: FleetPlan, h: Plan): Instance[] {
 }
 
 /** The units a host runs: its instances' servers and the Ray nodes of its services. */
-function hostUnits(fleet: FleetPlan, h: Plan): string[] {
+function hostUnits(fleet: FleetPlan, h: Plan, instances: readonly Instance[] = hostInstances(fleet, h)): string[] {
   const ray = fleet.services.filter((s) => s.members.some((m) => m.host === h.host)).map((s) => `hwflake-ray-${s.name}`);
-  return [...hostInstances(fleet, h).map((i) => `hwflake-${i.name}`), ...ray].sort(compareCodePoints);
+  return [...instances.map((i) => `hwflake-${i.name}`), ...ray].sort(compareCodePoints);
 }
 
 /** Marker first, trailing whitespace trimmed, blank-line runs collapsed, exactly one final newline. */
@@ -165,22 +165,21 @@ function flakeContext(fleet: FleetPlan, hwflakeUrl: string | null, nixpkgsUrl: s
       ? ["hwflake's module library, from the flake input `hwflake`."]
       : ["hwflake's module library: the generated copy beside this file (hwflake generate rewrites it)."],
     hosts: Object.fromEntries(
-      fleet.hosts.map((h) => [
-        h.host,
-        {
-          system: h.system,
-          // Path literals are code; host names were checked against SAFE_HOST above.
-          module: nixExpr(`./${hostPath(h.host)}`),
-          units: hostUnits(fleet, h),
-          // The VM check (modules/vm-test.nix) runs the CPU instances and switches the others off.
-          cpuInstances: hostInstances(fleet, h)
-            .filter((i) => i.backend === "cpu")
-            .map((i) => i.name),
-          otherInstances: hostInstances(fleet, h)
-            .filter((i) => i.backend !== "cpu")
-            .map((i) => i.name),
-        },
-      ]),
+      fleet.hosts.map((h) => {
+        const instances = hostInstances(fleet, h);
+        return [
+          h.host,
+          {
+            system: h.system,
+            // Path literals are code; host names were checked against SAFE_HOST above.
+            module: nixExpr(`./${hostPath(h.host)}`),
+            units: hostUnits(fleet, h, instances),
+            // The VM check (modules/vm-test.nix) runs the CPU instances and switches the others off.
+            cpuInstances: instances.filter((i) => i.backend === "cpu").map((i) => i.name),
+            otherInstances: instances.filter((i) => i.backend !== "cpu").map((i) => i.name),
+          },
+        ];
+      }),
     ),
     nixosModules,
     packageOutputs,

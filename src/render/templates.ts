@@ -6,11 +6,18 @@
  * every value through an allowlisted helper that returns a complete Nix literal. The AST lint
  * below makes that a load-time error instead of a code-review rule: a bare `{{x}}`, a
  * triple-stash, a partial or an unknown helper is rejected with `file:line`.
+ *
+ * `npm run build` lints and precompiles the templates into `templates.compiled.cjs` beside the
+ * built module, with each source's SHA-256; a run whose templates still have those hashes
+ * executes the precompiled code on Handlebars' runtime and never loads the compiler (about
+ * 100 ms of a one-host run). Any other template is linted and compiled when loaded.
  */
+import { createHash } from "node:crypto";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { dirname, join, relative, sep } from "node:path";
 import { fileURLToPath } from "node:url";
-import Handlebars from "handlebars";
+import type HandlebarsModule from "handlebars";
 import { InternalError } from "../errors.js";
 import { BLOCK_HELPER_NAMES, HELPER_NAMES, helpers, TemplateArgumentError } from "./helpers.js";
 
@@ -49,6 +56,13 @@ export function templatesDir(): string {
   return join(packageRoot(), "templates");
 }
 
+type Handlebars = typeof HandlebarsModule;
+const require = createRequire(import.meta.url);
+// The runtime executes every template; the compiler is loaded only to compile one.
+const runtime = require("handlebars/runtime") as Handlebars;
+let compilerModule: Handlebars | undefined;
+const compiler = (): Handlebars => (compilerModule ??= require("handlebars") as Handlebars);
+
 const ALLOWED_HELPERS = new Set(HELPER_NAMES);
 const ALLOWED_BLOCKS = new Set(BLOCK_HELPER_NAMES);
 
@@ -58,83 +72,97 @@ function pathName(node: hbs.AST.PathExpression | hbs.AST.Literal | hbs.AST.Expre
   return (node as hbs.AST.PathExpression).original ?? String((node as { value?: unknown }).value ?? node.type);
 }
 
-/** Walks a parsed template and collects every rule violation. */
-class TemplateLint extends Handlebars.Visitor {
-  readonly problems: string[] = [];
+interface Lint {
+  readonly problems: string[];
+  accept(node: hbs.AST.Node): void;
+}
 
-  constructor(private readonly file: string) {
-    super();
-  }
+let LintClass: (new (file: string) => Lint) | undefined;
 
-  private report(node: hbs.AST.Node, message: string): void {
-    this.problems.push(`${this.file}:${node.loc?.start.line ?? "?"}: ${message}`);
-  }
+/** A visitor that collects every rule violation (its base class comes with the compiler). */
+function newLint(file: string): Lint {
+  LintClass ??= class TemplateLint extends compiler().Visitor {
+    readonly problems: string[] = [];
 
-  override MustacheStatement(node: hbs.AST.MustacheStatement): void {
-    const name = pathName(node.path);
-    if (!node.escaped) {
-      this.report(node, `triple-stash {{{${name}}}} is not allowed; use a helper such as nixStr or nixValue`);
-    } else if (node.params.length === 0) {
-      this.report(node, `bare {{${name}}} is not allowed; every value goes through a helper (${HELPER_NAMES.join(", ")})`);
-    } else if (node.path.type !== "PathExpression" || !ALLOWED_HELPERS.has(name)) {
-      this.report(node, `unknown helper "${name}"; allowed: ${HELPER_NAMES.join(", ")}`);
+    constructor(private readonly file: string) {
+      super();
     }
-    super.MustacheStatement(node);
-  }
 
-  override SubExpression(node: hbs.AST.SubExpression): void {
-    const name = pathName(node.path);
-    if (!ALLOWED_HELPERS.has(name)) this.report(node, `unknown helper "${name}" in a subexpression`);
-    super.SubExpression(node);
-  }
-
-  override BlockStatement(node: hbs.AST.BlockStatement): void {
-    const name = pathName(node.path);
-    if (!ALLOWED_BLOCKS.has(name)) {
-      this.report(node, `block helper "#${name}" is not allowed; use ${BLOCK_HELPER_NAMES.map((b) => `#${b}`).join(", ")}`);
+    private report(node: hbs.AST.Node, message: string): void {
+      this.problems.push(`${this.file}:${node.loc?.start.line ?? "?"}: ${message}`);
     }
-    super.BlockStatement(node);
-  }
 
-  override PartialStatement(node: hbs.AST.PartialStatement): void {
-    this.report(node, "partials are not allowed: each template is self-contained");
-    super.PartialStatement(node);
-  }
+    override MustacheStatement(node: hbs.AST.MustacheStatement): void {
+      const name = pathName(node.path);
+      if (!node.escaped) {
+        this.report(node, `triple-stash {{{${name}}}} is not allowed; use a helper such as nixStr or nixValue`);
+      } else if (node.params.length === 0) {
+        this.report(node, `bare {{${name}}} is not allowed; every value goes through a helper (${HELPER_NAMES.join(", ")})`);
+      } else if (node.path.type !== "PathExpression" || !ALLOWED_HELPERS.has(name)) {
+        this.report(node, `unknown helper "${name}"; allowed: ${HELPER_NAMES.join(", ")}`);
+      }
+      super.MustacheStatement(node);
+    }
 
-  override PartialBlockStatement(node: hbs.AST.PartialBlockStatement): void {
-    this.report(node, "partial blocks are not allowed");
-    super.PartialBlockStatement(node);
-  }
+    override SubExpression(node: hbs.AST.SubExpression): void {
+      const name = pathName(node.path);
+      if (!ALLOWED_HELPERS.has(name)) this.report(node, `unknown helper "${name}" in a subexpression`);
+      super.SubExpression(node);
+    }
 
-  override DecoratorBlock(node: hbs.AST.DecoratorBlock): void {
-    this.report(node, "decorators are not allowed");
-    super.DecoratorBlock(node);
-  }
+    override BlockStatement(node: hbs.AST.BlockStatement): void {
+      const name = pathName(node.path);
+      if (!ALLOWED_BLOCKS.has(name)) {
+        this.report(node, `block helper "#${name}" is not allowed; use ${BLOCK_HELPER_NAMES.map((b) => `#${b}`).join(", ")}`);
+      }
+      super.BlockStatement(node);
+    }
 
-  // Inline decorators ({{* foo}}) arrive here rather than at MustacheStatement.
-  override Decorator(node: hbs.AST.MustacheStatement): void {
-    this.report(node, "decorators are not allowed");
-  }
+    override PartialStatement(node: hbs.AST.PartialStatement): void {
+      this.report(node, "partials are not allowed: each template is self-contained");
+      super.PartialStatement(node);
+    }
+
+    override PartialBlockStatement(node: hbs.AST.PartialBlockStatement): void {
+      this.report(node, "partial blocks are not allowed");
+      super.PartialBlockStatement(node);
+    }
+
+    override DecoratorBlock(node: hbs.AST.DecoratorBlock): void {
+      this.report(node, "decorators are not allowed");
+      super.DecoratorBlock(node);
+    }
+
+    // Inline decorators ({{* foo}}) arrive here rather than at MustacheStatement.
+    override Decorator(node: hbs.AST.MustacheStatement): void {
+      this.report(node, "decorators are not allowed");
+    }
+  };
+  return new LintClass(file);
 }
 
 function parse(source: string, file: string): AST {
   try {
-    return Handlebars.parse(source);
+    return compiler().parse(source);
   } catch (err) {
     throw new TemplateLintError([`${file}: ${(err as Error).message.split("\n")[0]}`]);
   }
 }
 
+function lintAst(ast: AST, file: string): string[] {
+  const lint = newLint(file);
+  lint.accept(ast);
+  return lint.problems;
+}
+
 /** Every rule violation in `source`, each as `file:line: message`; empty when clean. */
 export function lintTemplate(source: string, file: string): string[] {
-  const lint = new TemplateLint(file);
-  lint.accept(parse(source, file));
-  return lint.problems;
+  return lintAst(parse(source, file), file);
 }
 
 // A private environment: helpers registered here cannot leak into, or be replaced by, other
 // users of the global Handlebars instance.
-const env = Handlebars.create();
+const env = runtime.create();
 for (const [name, fn] of Object.entries(helpers)) env.registerHelper(name, fn);
 
 // Strict mode does not apply to block helper arguments either: `{{#if apiKeyFlie}}` would be
@@ -152,21 +180,46 @@ for (const name of BLOCK_HELPER_NAMES) {
   });
 }
 
-const knownHelpers = Object.fromEntries(HELPER_NAMES.map((n) => [n, true])) as Record<string, true>;
+/** How every template is compiled: no HTML escaping, strict lookups, only our helpers. */
+const COMPILE_OPTIONS = {
+  noEscape: true,
+  strict: true,
+  knownHelpersOnly: true,
+  knownHelpers: Object.fromEntries(HELPER_NAMES.map((n) => [n, true])) as Record<string, true>,
+};
+
+/** Lint then precompile one template: the JavaScript source of its template spec. */
+function precompile(source: string, file: string): string {
+  return precompileChecked(checked([{ source, file }])[0]!);
+}
+
+/** Parse every template, then throw one TemplateLintError listing every problem of all of them. */
+function checked(templates: readonly { source: string; file: string }[]): AST[] {
+  const asts = templates.map(({ source, file }) => parse(source, file));
+  const problems = asts.flatMap((ast, i) => lintAst(ast, templates[i]!.file));
+  if (problems.length > 0) throw new TemplateLintError(problems);
+  return asts;
+}
+
+function precompileChecked(ast: AST): string {
+  return compiler().precompile(ast, COMPILE_OPTIONS) as string;
+}
+
+function specOf(js: string): object {
+  // The compiler's own output for a linted template; evaluating it is what Handlebars.compile
+  // does internally.
+  return new Function(`return ${js};`)() as object;
+}
+
+/** A template spec (precompiled JavaScript, as an object) bound to the helpers, as a function. */
+function fromSpec(spec: object): TemplateFn {
+  const template = env.template(spec as Parameters<typeof env.template>[0]);
+  return (context: object) => template(context);
+}
 
 /** Lint then compile one template source. Throws TemplateLintError listing every problem. */
 export function compileTemplate(source: string, file: string): TemplateFn {
-  const ast = parse(source, file);
-  const lint = new TemplateLint(file);
-  lint.accept(ast);
-  if (lint.problems.length > 0) throw new TemplateLintError(lint.problems);
-  const compiled = env.compile(ast, {
-    noEscape: true,
-    strict: true,
-    knownHelpersOnly: true,
-    knownHelpers,
-  });
-  return (context: object) => compiled(context);
+  return fromSpec(specOf(precompile(source, file)));
 }
 
 /** Relative POSIX paths of every `.hbs` file under `dir`, sorted. */
@@ -183,21 +236,59 @@ export function listTemplates(dir: string = templatesDir()): string[] {
   return out.sort();
 }
 
+/** Where `npm run build` puts the precompiled templates: beside the built module. */
+export const COMPILED_TEMPLATES = fileURLToPath(new URL("./templates.compiled.cjs", import.meta.url));
+
+/** A precompiled template as the build stores it. */
+interface CompiledTemplate {
+  readonly sha256: string;
+  readonly spec: object;
+}
+
+const sha256 = (text: string) => createHash("sha256").update(text, "utf8").digest("hex");
+
+function readSources(dir: string): { name: string; rel: string; source: string }[] {
+  return listTemplates(dir).map((rel) => ({ name: rel.replace(/\.hbs$/, ""), rel, source: readFileSync(join(dir, rel), "utf8") }));
+}
+
+/**
+ * The CommonJS module `npm run build` writes to COMPILED_TEMPLATES: every template under
+ * `dir`, linted and precompiled, with its source's SHA-256. Throws TemplateLintError listing
+ * every problem of every template.
+ */
+export function compiledTemplatesModule(dir: string = templatesDir()): string {
+  const sources = readSources(dir);
+  const asts = checked(sources.map(({ rel, source }) => ({ source, file: `templates/${rel}` })));
+  const entries = sources.map(({ name, source }, i) => `  ${JSON.stringify(name)}: {\n    sha256: ${JSON.stringify(sha256(source))},\n    spec: ${precompileChecked(asts[i]!)},\n  },`);
+  return `// @generated by hwflake's build from templates/*.hbs (src/render/templates.ts). Do not edit.\n"use strict";\nmodule.exports = {\n${entries.join("\n")}\n};\n`;
+}
+
+/** The precompiled templates of a build, or null when there are none (running from src/). */
+function readCompiled(file: string): Readonly<Record<string, CompiledTemplate>> | null {
+  if (!existsSync(file)) return null;
+  return require(file) as Record<string, CompiledTemplate>;
+}
+
 const cache = new Map<string, ReadonlyMap<string, TemplateFn>>();
 
 /**
- * All templates under `dir`, keyed by relative path without `.hbs` (e.g. "flake.nix").
- * Every file is linted before any is compiled, so one run reports all problems.
+ * All templates under `dir`, keyed by relative path without `.hbs` (e.g. "flake.nix"): the
+ * build's precompiled code for each template whose source is unchanged, else the source linted
+ * and compiled. Every source is linted before any is compiled, so one run reports all problems.
  */
-export function loadTemplates(dir: string = templatesDir()): ReadonlyMap<string, TemplateFn> {
-  const cached = cache.get(dir);
+export function loadTemplates(dir: string = templatesDir(), compiled: string = COMPILED_TEMPLATES): ReadonlyMap<string, TemplateFn> {
+  const key = `${dir}\u0000${compiled}`;
+  const cached = cache.get(key);
   if (cached) return cached;
-  const sources = listTemplates(dir).map((rel) => ({ rel, source: readFileSync(join(dir, rel), "utf8") }));
-  const problems = sources.flatMap(({ rel, source }) => lintTemplate(source, `templates/${rel}`));
-  if (problems.length > 0) throw new TemplateLintError(problems);
+  const sources = readSources(dir);
+  const built = readCompiled(compiled);
+  const fresh = (name: string, source: string) => built !== null && Object.hasOwn(built, name) && built[name]!.sha256 === sha256(source);
+  const toCompile = sources.filter(({ name, source }) => !fresh(name, source));
+  const asts = checked(toCompile.map(({ rel, source }) => ({ source, file: `templates/${rel}` })));
+  const compiledNow = new Map(toCompile.map(({ name }, i) => [name, fromSpec(specOf(precompileChecked(asts[i]!)))]));
   const map = new Map<string, TemplateFn>();
-  for (const { rel, source } of sources) map.set(rel.replace(/\.hbs$/, ""), compileTemplate(source, `templates/${rel}`));
-  cache.set(dir, map);
+  for (const { name } of sources) map.set(name, compiledNow.get(name) ?? fromSpec(built![name]!.spec));
+  cache.set(key, map);
   return map;
 }
 

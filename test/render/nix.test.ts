@@ -182,6 +182,21 @@ describe("toNix", () => {
     expect(compareCodePoints("\u{1F999}", "\uFFFD")).toBe(1); // astral after BMP, as in UTF-8
   });
 
+  it("orders like UTF-8 bytes (Nix's order) on strings mixing ASCII, BMP, private-use and astral characters", () => {
+    const alphabet = ["a", "b", "é", "\uE000", "\uFFFD", "\u{10000}", "\u{1F999}", "\uD800", "\uDC00", ""];
+    // Deterministic pseudo-random strings of up to 4 pieces.
+    let seed = 7;
+    const next = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31);
+    const strings = Array.from({ length: 300 }, () => Array.from({ length: next() % 5 }, () => alphabet[next() % alphabet.length]).join(""));
+    const utf8 = (s: string) => Buffer.from(s, "utf8");
+    for (const a of strings)
+      for (const b of strings.slice(0, 60)) {
+        // Lone surrogates have no UTF-8 form; compare code points for those pairs.
+        const want = /[\uD800-\uDFFF]/u.test(a + b) ? Math.sign(cmpByCodePoint(a, b)) : Math.sign(Buffer.compare(utf8(a), utf8(b)));
+        expect([a, b, compareCodePoints(a, b)]).toEqual([a, b, want]);
+      }
+  });
+
   it.each([
     ["a float", 1.5],
     ["NaN", Number.NaN],
@@ -238,3 +253,11 @@ describe("nixComment", () => {
     expect(nixEvalJson(`{\n  ${nixComment(evil)}\n  a = 1;\n}`)).toEqual({ a: 1 });
   });
 });
+
+/** Reference order: code point by code point. */
+function cmpByCodePoint(a: string, b: string): number {
+  const x = [...a].map((c) => c.codePointAt(0)!);
+  const y = [...b].map((c) => c.codePointAt(0)!);
+  for (let i = 0; i < Math.min(x.length, y.length); i++) if (x[i] !== y[i]) return x[i]! - y[i]!;
+  return x.length - y.length;
+}

@@ -4,12 +4,14 @@
  */
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { describe, expect, it } from "vitest";
 import { InternalError } from "../../src/errors.js";
 import { helpers, HELPER_NAMES, TemplateArgumentError } from "../../src/render/helpers.js";
 import { nixExpr } from "../../src/render/nix.js";
 import {
+  compiledTemplatesModule,
   compileTemplate,
   lintTemplate,
   listTemplates,
@@ -33,6 +35,60 @@ describe("shipped templates", () => {
 
   it("all load and compile", () => {
     expect([...loadTemplates().keys()].sort()).toEqual(files.map((f) => f.replace(/\.hbs$/, "")).sort());
+  });
+});
+
+describe("precompiled templates (npm run build)", () => {
+  const tmp = () => mkdtempSync(join(tmpdir(), "hwflake-templates-"));
+
+  it("render what the sources compile to", async () => {
+    const dir = tmp();
+    try {
+      const compiled = join(dir, "templates.compiled.cjs");
+      writeFileSync(compiled, compiledTemplatesModule());
+      const built = loadTemplates(templatesDir(), compiled);
+      const fromSource = loadTemplates(templatesDir(), join(dir, "absent.cjs"));
+      expect([...built.keys()].sort()).toEqual([...fromSource.keys()].sort());
+      // A real context: the README of a two-host fleet, through each path.
+      const { fleetOfPlans } = await import("../../src/plan/fleet-merge.js");
+      const { readmeContext } = await import("../../src/render/readme.js");
+      const { cpuVllmPlan, rocmLlamaPlan } = await import("./fixtures.js");
+      const context = readmeContext(fleetOfPlans("lab", [rocmLlamaPlan(), { ...cpuVllmPlan(), host: "other" }]), null);
+      expect(built.get("README.md")!(context)).toBe(fromSource.get("README.md")!(context));
+      // Every shipped template, byte for byte, is checked through the built CLI in test/golden.test.ts.
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("a template edited after the build is compiled from its source, and linted", () => {
+    const dir = tmp();
+    try {
+      writeFileSync(join(dir, "a.txt.hbs"), "old {{nixStr s}}");
+      const compiled = join(dir, "templates.compiled.cjs");
+      writeFileSync(compiled, compiledTemplatesModule(dir));
+      expect(loadTemplates(dir, compiled).get("a.txt")!({ s: "x" })).toBe('old "x"');
+      writeFileSync(join(dir, "a.txt.hbs"), "new {{nixStr s}}");
+      const fresh = mkdtempSync(join(dir, "again-"));
+      // Another folder name: loadTemplates caches per (folder, compiled file).
+      writeFileSync(join(fresh, "a.txt.hbs"), "new {{nixStr s}}");
+      expect(loadTemplates(fresh, compiled).get("a.txt")!({ s: "x" })).toBe('new "x"');
+      const other = mkdtempSync(join(dir, "bad-"));
+      writeFileSync(join(other, "a.txt.hbs"), "{{bare}}");
+      expect(() => loadTemplates(other, compiled)).toThrow(TemplateLintError);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("the build refuses a template that breaks the lint", () => {
+    const dir = tmp();
+    try {
+      writeFileSync(join(dir, "bad.nix.hbs"), "x = {{value}};");
+      expect(() => compiledTemplatesModule(dir)).toThrow(/bad\.nix\.hbs:1: bare \{\{value\}\}/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
