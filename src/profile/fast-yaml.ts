@@ -178,6 +178,23 @@ class Reader {
   }
 }
 
+// Profiles repeat the same scalars (CPU flags, models, vendors): across a fleet one copy each
+// instead of one per host, and none keeps its host's whole text alive (a slice of 13 or more
+// characters is a view into the text it came from). Bounded, so a long-lived caller cannot
+// grow it without end.
+const INTERNED_MAX = 1 << 16;
+const interned = new Map<string, string>();
+
+function intern(text: string): string {
+  const known = interned.get(text);
+  if (known !== undefined) return known;
+  if (interned.size >= INTERNED_MAX) interned.clear();
+  // A flat copy, so the kept string does not point into the document.
+  const own = text.length >= 13 ? (" " + text).slice(1) : text;
+  interned.set(own, own);
+  return own;
+}
+
 function isItem(text: string): boolean {
   return text === "-" || text.startsWith("- ");
 }
@@ -191,11 +208,11 @@ function scalar(text: string): unknown {
   const quote = text[0];
   if (quote === '"') {
     if (!/^"[^"\\]*"$/.test(text)) bail();
-    return text.slice(1, -1);
+    return intern(text.slice(1, -1));
   }
   if (quote === "'") {
     if (!/^'[^']*'$/.test(text)) bail();
-    return text.slice(1, -1);
+    return intern(text.slice(1, -1));
   }
   switch (text) {
     case "null": case "Null": case "NULL": case "~":
@@ -216,5 +233,5 @@ function scalar(text: string): unknown {
   // Indicators that start something other than a plain scalar, and ": " or " #" inside one.
   if (/^[-?:,[\]{}#&*!|>'"%@`]/.test(text) && !/^-[^\s-]/.test(text)) bail();
   if (/: |:$| #/.test(text)) bail();
-  return text;
+  return intern(text);
 }
