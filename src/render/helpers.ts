@@ -87,6 +87,18 @@ export const helpers: Readonly<Record<string, Helper>> = {
     return nixComment(stringArg("nixComment", params[0], options));
   },
 
+  /**
+   * `{{nixComments lines indent=6}}`: one `#` comment line per item (as nixComment), each after
+   * the first starting at column `indent`, like the line the call is on.
+   */
+  nixComments: (...args) => {
+    const { params, options } = split("nixComments", args, 1);
+    const lines = params[0];
+    if (!Array.isArray(lines)) throw new TemplateArgumentError(`nixComments expects a list of strings, got ${lines === null ? "null" : typeof lines}`);
+    const indent = indentArg("nixComments", options);
+    return lines.map((l) => nixComment(stringArg("nixComments", l, options))).join(`\n${" ".repeat(indent)}`);
+  },
+
   /** `{{nixExpr e indent=2}}`: a trusted expression built with nixExpr(); anything else throws. */
   nixExpr: (...args) => {
     const { params, options } = split("nixExpr", args, 1);

@@ -69,8 +69,16 @@ export function isNixIdentifier(s: string): boolean {
 /** An attribute name: bare when Nix reads it as an identifier, otherwise a quoted string. */
 export function nixAttrName(s: string): string {
   if (typeof s !== "string") throw new InternalError(`nixAttrName expects a string, got ${describe(s)}`);
-  return isNixIdentifier(s) ? s : nixString(s);
+  // The same few names (system, module, environment, …) come back thousands of times in a fleet.
+  const known = attrNames.get(s);
+  if (known !== undefined) return known;
+  const name = isNixIdentifier(s) ? s : nixString(s);
+  if (attrNames.size >= 4096) attrNames.clear();
+  attrNames.set(s, name);
+  return name;
 }
+
+const attrNames = new Map<string, string>();
 
 /** A dotted attribute path such as `services.hwflake."my instance"`. */
 export function nixAttrPath(parts: readonly string[]): string {

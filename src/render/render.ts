@@ -108,7 +108,8 @@ function finish(marker: string, body: string): string {
   if (text.includes("\n\n\n")) text = text.replace(/\n{3,}/g, "\n\n");
   let end = text.length;
   for (let c = text.charCodeAt(end - 1); c === 10 || c === 32 || c === 9; c = text.charCodeAt(--end - 1));
-  return `${text.slice(0, end)}\n`;
+  // Usually the text already ends in exactly one newline: no copy then.
+  return end === text.length - 1 && text.charCodeAt(end) === 10 ? text : `${text.slice(0, end)}\n`;
 }
 
 /** Every instance must run a package its host's build sets define; a dangling name is a planner bug. */
