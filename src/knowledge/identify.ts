@@ -31,10 +31,9 @@ export function x86Level(flags: readonly string[]): X86Level {
   // A profile's flag list is immutable and asked about several times per plan.
   const known = levelOf.get(flags);
   if (known) return known;
-  const have = new Set(flags);
   let level: X86Level = "x86-64";
   for (const l of ["x86-64-v2", "x86-64-v3", "x86-64-v4"] as const) {
-    if (X86_LEVEL_FLAGS[l].every((f) => have.has(f))) level = l;
+    if (X86_LEVEL_FLAGS[l].every((f) => flags.includes(f))) level = l;
     else break;
   }
   levelOf.set(flags, level);

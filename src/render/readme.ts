@@ -86,18 +86,42 @@ function hostGroups(fleet: FleetPlan): HostGroup[] {
     if (n === undefined) ids.set(text, (n = ids.size));
     return n;
   };
-  const rows = (list: readonly Record<string, string>[]) => list.map((r) => Object.values(r).map(id).join(",")).join(";");
-  const byKey = new Map<string, { hosts: Plan[]; detail: HostDetail }>();
+  const byKey = new Map<string, { hosts: Plan[]; detail: HostDetail | null }>();
   for (const h of fleet.hosts) {
-    const detail = hostDetail(h);
-    const findings = detail.findings.map((f) => [f.severity, f.code, f.subject, f.message, f.fix ?? "-", f.source].map(id).join(",")).join(";");
-    const key = [h.system, String(h.refused), ...(roles.get(h.host) ?? []), detail.os].map(id).join(",") +
-      `|${rows(detail.instances)}|${rows(detail.cpuPlacements)}|${rows(detail.loadBalancers)}|${findings}`;
+    const key = hostKey(h, roles.get(h.host) ?? [], id);
     const g = byKey.get(key);
     if (g) g.hosts.push(h);
-    else byKey.set(key, { hosts: [h], detail });
+    else byKey.set(key, { hosts: [h], detail: null });
   }
-  return [...byKey.values()];
+  // Only each group's first host is described: the others show the same.
+  for (const g of byKey.values()) g.detail = hostDetail(g.hosts[0]!);
+  return [...byKey.values()] as HostGroup[];
+}
+
+/**
+ * Everything hostDetail shows of a host (and what its configuration differs by besides),
+ * each text as its number from `id`; sources by their parts, without joining them into text.
+ */
+function hostKey(h: Plan, roles: readonly string[], id: (text: string) => number): string {
+  const parts: (string | number)[] = [id(h.system), String(h.refused), id(osText(h)), ...roles.map(id), "|"];
+  const instances = [...h.instances].sort((a, b) => compareCodePoints(a.name, b.name));
+  for (const i of instances) {
+    parts.push("instance", id(i.name), id(i.engine), id(i.backend), ...i.on.map(id), "/", id(i.buildSet), id(modelText(i)), id(i.listen), i.port, id(i.engineDecision.reason));
+    for (const src of i.engineDecision.sources) parts.push(id(src.ref), src.note === undefined ? "-" : id(src.note));
+    parts.push(i.apiKeyFile === null ? "-" : id(i.apiKeyFile), ";");
+    const c = i.cpu;
+    if (c && c.affinity !== "") {
+      // Marked, and the variable-length lists closed, so no two layouts give one key.
+      parts.push("cpu", id(c.affinity), id(c.numaPolicy ?? "-"), id(c.numaMask ?? "-"), String(c.threads), id(c.frontend));
+      for (const [k, v] of Object.entries(i.environment)) if (k.startsWith("VLLM_CPU_")) parts.push(id(k), id(v));
+      parts.push("=", ...i.extraArgs.map(id), ";");
+    }
+  }
+  parts.push("|");
+  for (const b of h.loadBalancers ?? []) parts.push(id(b.name), id(b.listen), b.port, id(b.decision.reason), ...b.backends.map(id), ";");
+  parts.push("|");
+  for (const f of sortFindings(h.findings)) parts.push(id(f.severity), id(f.code), id(f.subject), id(f.message), id(f.fix ?? "-"), id(f.source), ";");
+  return parts.join(",");
 }
 
 /** The README template's context for a fleet (one host is a fleet of one). */

@@ -12,7 +12,7 @@
  * `--check` reports and the next run repairs. Temporary files of a run that is gone are removed.
  */
 import { createHash, randomBytes } from "node:crypto";
-import { closeSync, constants as fsConstants, fchmodSync, fstatSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from "node:fs";
+import { closeSync, constants as fsConstants, fchmodSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from "node:fs";
 import { dirname, join, posix } from "node:path";
 import { InternalError, UserError, WriteConflictError } from "../errors.js";
 import { MARKER_TAG, hasMarker } from "./marker.js";
@@ -228,15 +228,8 @@ function asUserError(err: unknown, what: string, written: readonly string[]): un
 function inspect(file: RenderedFile, opts: WriteOptions): Plan {
   const target = join(opts.outDir, ...file.path.split("/"));
   let current: string;
-  let mode: number;
   try {
-    const fd = openSync(target, "r");
-    try {
-      mode = fstatSync(fd).mode & 0o7777;
-      current = readFileSync(fd, "utf8");
-    } finally {
-      closeSync(fd);
-    }
+    current = readFileSync(target, "utf8");
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === "ENOENT") return { file, target, state: "missing", current: null };
@@ -248,6 +241,13 @@ function inspect(file: RenderedFile, opts: WriteOptions): Plan {
   if (current === file.contents) return { file, target, state: "same", current };
   // An empty file holds nothing to lose (and is what a power loss can leave of a fresh write).
   if (current !== "" && !hasMarker(current) && !opts.force) return { file, target, state: "refused", current };
+  // Only a file that will be replaced needs its permissions (kept by atomicWrite).
+  let mode: number;
+  try {
+    mode = statSync(target).mode & 0o7777;
+  } catch (err) {
+    throw asUserError(err, `cannot read ${target}`, []);
+  }
   return { file, target, state: "differs", mode, current };
 }
 

@@ -57,6 +57,14 @@ describe("fleet README groups", () => {
     expect(count(md, "| `coder` | llama-cpp | rocm (mi50) |")).toBe(2);
   });
 
+  it("CPU twins whose placement differs (less memory on a node: a smaller KV cache) are two groups", () => {
+    const small = twin(xeon.replace("memoryMiB: 131072", "memoryMiB: 65536"), "x3", 3);
+    const md = readme([twin(xeon, "x1", 1), twin(xeon, "x2", 2), small]);
+    expect(md).toContain("3 hosts in 2 groups");
+    expect(md).toContain("### Host `x3`\n");
+    expect(count(md, "#### CPU placement")).toBe(2);
+  });
+
   it("with no twins there are no groups to explain, one section per host", () => {
     const md = readme([twin(mi50, "a", 1), twin(xeon, "x", 2)]);
     expect(md).not.toMatch(/hosts in \d+ groups/);
