@@ -278,25 +278,37 @@ export class CpuServingPlanner {
     let numaMask: string | null = null;
 
     if (nodes.length > 0 && engine !== "ollama") {
-      const tpc = Math.max(this.p.cpu.threadsPerCore ?? 1, ...nodes.flatMap((n) => n.cores.map((c) => c.length)));
+      let tpc = this.p.cpu.threadsPerCore ?? 1;
+      let coreCount = 0;
+      for (const n of nodes) {
+        coreCount += n.cores.length;
+        for (const c of n.cores) if (c.length > tpc) tpc = c.length;
+      }
       const per = threadsPerCoreUsed(system, tpc);
-      const cores = nodes.flatMap((n) => n.cores);
-      const fr = vllm ? frontendCores(cores.length) : null;
+      const fr = vllm ? frontendCores(coreCount) : null;
       const last = nodes[nodes.length - 1]!;
       const reserved = new Set(fr ? last.cores.slice(last.cores.length - fr.value) : []);
-      const pick = (core: readonly number[]) => core.slice(0, per.value);
-      // One rank per node for tensor parallel, else one rank over all of the instance's nodes.
+      // One rank per node for tensor parallel, else one rank over all of the instance's nodes;
+      // each rank takes the first `per` threads of each of its cores but the frontend's.
       const ranks = tensor && vllm ? nodes.map((n) => [n]) : [nodes];
-      const rankCpus = ranks.map((rn) => rn.flatMap((n) => n.cores.filter((c) => !reserved.has(c)).flatMap(pick)));
-      const compute = rankCpus.flat();
+      const rankCpus = ranks.map((rn) => {
+        const cpus: number[] = [];
+        for (const n of rn)
+          for (const core of n.cores) {
+            if (reserved.has(core)) continue;
+            for (let k = 0; k < per.value && k < core.length; k++) cpus.push(core[k]!);
+          }
+        return cpus;
+      });
+      const compute = rankCpus.length === 1 ? rankCpus[0]! : rankCpus.flat();
       const front = [...reserved].flat();
       affinity = formatCpulist([...compute, ...front]);
       threads = compute.length;
       frontend = formatCpulist(front);
-      const computeCores = cores.length - reserved.size;
+      const computeCores = coreCount - reserved.size;
       decisions.push({
         value: `CPUAffinity=${affinity}`,
-        reason: `${nodesText(nodes)}: ${cores.length} physical cores; ${per.reason}; ${threads} compute threads on ${computeCores} cores` + (front.length ? ` plus the frontend's ${reserved.size} core(s) (CPUs ${frontend})` : "") + "; no other CPU of its node(s)",
+        reason: `${nodesText(nodes)}: ${coreCount} physical cores; ${per.reason}; ${threads} compute threads on ${computeCores} cores` + (front.length ? ` plus the frontend's ${reserved.size} core(s) (CPUs ${frontend})` : "") + "; no other CPU of its node(s)",
         sources: [SRC.systemdNuma, ...per.sources],
       });
       if (fr) decisions.push({ value: `frontend: ${frontend || "none"}`, reason: fr.reason, sources: fr.sources });

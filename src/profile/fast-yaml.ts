@@ -108,11 +108,11 @@ class Reader {
         text = line.text;
       }
       this.pos++;
-      const m = KEY_RE.exec(text!);
-      if (!m) bail();
-      const key = unquote(m![1]!);
+      const kv = keyValue(text!);
+      if (!kv) bail();
+      const key = kv![0];
       if (Object.prototype.hasOwnProperty.call(out, key) || key === "__proto__") bail();
-      out[key] = this.value(m![2]?.replace(/^ +/, ""), indent, depth);
+      out[key] = this.value(kv![1]?.replace(/^ +/, ""), indent, depth);
       text = undefined;
     }
     return out;
@@ -193,6 +193,37 @@ function intern(text: string): string {
   const own = text.length >= 13 ? (" " + text).slice(1) : text;
   interned.set(own, own);
   return own;
+}
+
+/**
+ * "key: rest" as [key, rest] ([key, undefined] for "key:"), or null: what KEY_RE matches, with
+ * plain keys (almost all of them) read without the regex.
+ */
+function keyValue(text: string): [string, string | undefined] | null {
+  const c0 = text.charCodeAt(0);
+  if (!isKeyStart(c0)) {
+    const m = KEY_RE.exec(text);
+    return m ? [unquote(m[1]!), m[2]] : null;
+  }
+  let i = 1;
+  while (i < text.length && isKeyChar(text.charCodeAt(i))) i++;
+  if (text.charCodeAt(i) !== 58) return null; // ":"
+  if (i + 1 === text.length) return [text.slice(0, i), undefined];
+  if (text.charCodeAt(i + 1) !== 32) return null;
+  const rest = text.slice(i + 2);
+  // KEY_RE's "." stops at these line terminators; such a line is not in the subset.
+  if (rest.includes("\u2028") || rest.includes("\u2029")) return null;
+  return [text.slice(0, i), rest];
+}
+
+/** [A-Za-z_] */
+function isKeyStart(c: number): boolean {
+  return (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95;
+}
+
+/** [A-Za-z0-9_.-] */
+function isKeyChar(c: number): boolean {
+  return isKeyStart(c) || (c >= 48 && c <= 57) || c === 46 || c === 45;
 }
 
 function isItem(text: string): boolean {
