@@ -103,25 +103,35 @@ function hostGroups(fleet: FleetPlan): HostGroup[] {
  * each text as its number from `id`; sources by their parts, without joining them into text.
  */
 function hostKey(h: Plan, roles: readonly string[], id: (text: string) => number): string {
-  const parts: (string | number)[] = [id(h.system), String(h.refused), id(osText(h)), ...roles.map(id), "|"];
+  let k = `${id(h.system)},${h.refused},${id(osText(h))}`;
+  for (const r of roles) k += `,${id(r)}`;
+  k += "|";
   const instances = [...h.instances].sort((a, b) => compareCodePoints(a.name, b.name));
   for (const i of instances) {
-    parts.push("instance", id(i.name), id(i.engine), id(i.backend), ...i.on.map(id), "/", id(i.buildSet), id(modelText(i)), id(i.listen), i.port, id(i.engineDecision.reason));
-    for (const src of i.engineDecision.sources) parts.push(id(src.ref), src.note === undefined ? "-" : id(src.note));
-    parts.push(i.apiKeyFile === null ? "-" : id(i.apiKeyFile), ";");
+    k += `instance,${id(i.name)},${id(i.engine)},${id(i.backend)}`;
+    for (const o of i.on) k += `,${id(o)}`;
+    k += `,/,${id(i.buildSet)},${id(modelText(i))},${id(i.listen)},${i.port},${id(i.engineDecision.reason)}`;
+    for (const src of i.engineDecision.sources) k += `,${id(src.ref)},${src.note === undefined ? "-" : id(src.note)}`;
+    k += `,${i.apiKeyFile === null ? "-" : id(i.apiKeyFile)};`;
     const c = i.cpu;
     if (c && c.affinity !== "") {
       // Marked, and the variable-length lists closed, so no two layouts give one key.
-      parts.push("cpu", id(c.affinity), id(c.numaPolicy ?? "-"), id(c.numaMask ?? "-"), String(c.threads), id(c.frontend));
-      for (const [k, v] of Object.entries(i.environment)) if (k.startsWith("VLLM_CPU_")) parts.push(id(k), id(v));
-      parts.push("=", ...i.extraArgs.map(id), ";");
+      k += `cpu,${id(c.affinity)},${id(c.numaPolicy ?? "-")},${id(c.numaMask ?? "-")},${c.threads},${id(c.frontend)}`;
+      for (const [name, v] of Object.entries(i.environment)) if (name.startsWith("VLLM_CPU_")) k += `,${id(name)},${id(v)}`;
+      k += ",=";
+      for (const a of i.extraArgs) k += `,${id(a)}`;
+      k += ";";
     }
   }
-  parts.push("|");
-  for (const b of h.loadBalancers ?? []) parts.push(id(b.name), id(b.listen), b.port, id(b.decision.reason), ...b.backends.map(id), ";");
-  parts.push("|");
-  for (const f of sortFindings(h.findings)) parts.push(id(f.severity), id(f.code), id(f.subject), id(f.message), id(f.fix ?? "-"), id(f.source), ";");
-  return parts.join(",");
+  k += "|";
+  for (const b of h.loadBalancers ?? []) {
+    k += `${id(b.name)},${id(b.listen)},${b.port},${id(b.decision.reason)}`;
+    for (const x of b.backends) k += `,${id(x)}`;
+    k += ";";
+  }
+  k += "|";
+  for (const f of sortFindings(h.findings)) k += `${id(f.severity)},${id(f.code)},${id(f.subject)},${id(f.message)},${id(f.fix ?? "-")},${id(f.source)};`;
+  return k;
 }
 
 /** The README template's context for a fleet (one host is a fleet of one). */

@@ -89,9 +89,16 @@ function sorted(instances: readonly Instance[]): Instance[] {
 }
 
 /** A host's own instances plus the vLLM servers of the services it heads, sorted. */
-function hostInstances(fleet: FleetPlan, h: Plan): Instance[] {
-  return sorted([...h.instances, ...fleet.services.filter((s) => s.members[0]!.host === h.host).map((s) => s.instance)]);
+function hostInstances(fleet: FleetPlan, h: Plan): readonly Instance[] {
+  // Asked for by several parts of one render; plans are not changed once made.
+  const known = instancesOf.get(h);
+  if (known && known.services === fleet.services) return known.list;
+  const list = sorted([...h.instances, ...fleet.services.filter((s) => s.members[0]!.host === h.host).map((s) => s.instance)]);
+  instancesOf.set(h, { services: fleet.services, list });
+  return list;
 }
+
+const instancesOf = new WeakMap<Plan, { readonly services: FleetPlan["services"]; readonly list: readonly Instance[] }>();
 
 /** The units a host runs: its instances' servers and the Ray nodes of its services. */
 function hostUnits(fleet: FleetPlan, h: Plan, instances: readonly Instance[] = hostInstances(fleet, h)): string[] {
