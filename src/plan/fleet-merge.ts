@@ -55,13 +55,17 @@ function packageData(p: PackageBuild): string {
 function mergeSets(system: Plan["system"], sets: readonly { host: string; set: BuildSet }[]): FleetBuildSet {
   const first = sets[0]!.set;
   const packages = new Map<string, PackageBuild>();
+  const packageKeys = new Map<string, string>();
   const compiles = new Map<string, ForecastItem>();
+  const firstData = nixData(first);
   for (const { set } of sets) {
-    if (nixData(set) !== nixData(first)) throw new InternalError(`build set ${first.name} is planned two ways on ${system}; set names must identify a class`);
+    if (nixData(set) !== firstData) throw new InternalError(`build set ${first.name} is planned two ways on ${system}; set names must identify a class`);
     for (const p of set.packages) {
-      const had = packages.get(p.engine);
-      if (had && packageData(had) !== packageData(p)) throw new InternalError(`build set ${first.name} builds ${p.engine} two ways on ${system}`);
+      const key = packageData(p);
+      const had = packageKeys.get(p.engine);
+      if (had !== undefined && had !== key) throw new InternalError(`build set ${first.name} builds ${p.engine} two ways on ${system}`);
       packages.set(p.engine, p);
+      packageKeys.set(p.engine, key);
     }
     for (const c of set.forecast.compiles) compiles.set(c.what, c);
   }
