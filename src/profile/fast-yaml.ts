@@ -167,6 +167,9 @@ class Reader {
       this.pos++;
     }
     const inner = flow.slice(1, -1).trim();
+    // A fleet's hosts repeat whole lists (the CPU flags of one model): each is read once.
+    const known = flows.get(inner);
+    if (known) return [...known];
     // Quoted items are fine (a comma inside one leaves a half-quoted item, which scalar() refuses).
     if (/[[\]{}]/.test(inner)) bail();
     if (inner === "") return [];
@@ -174,7 +177,12 @@ class Reader {
     // A trailing comma is allowed by YAML; an empty item elsewhere is not.
     if (items[items.length - 1] === "") items.pop();
     if (items.some((s) => s === "")) bail();
-    return items.map(scalar);
+    const values = items.map(scalar);
+    if (inner.length <= FLOW_CACHED_MAX_CHARS) {
+      if (flows.size >= FLOWS_MAX) flows.clear();
+      flows.set(intern(inner), values);
+    }
+    return [...values];
   }
 }
 
@@ -184,6 +192,10 @@ class Reader {
 // grow it without end.
 const INTERNED_MAX = 1 << 16;
 const interned = new Map<string, string>();
+/** Flow sequences already read, by their text between the brackets; bounded in count and size. */
+const flows = new Map<string, readonly unknown[]>();
+const FLOWS_MAX = 4096;
+const FLOW_CACHED_MAX_CHARS = 8192;
 
 function intern(text: string): string {
   const known = interned.get(text);

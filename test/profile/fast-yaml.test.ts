@@ -61,6 +61,15 @@ describe("parsePlainYaml", () => {
     expect(parsePlainYaml(text)).toBeUndefined();
   });
 
+  it("a list read before (a fleet's repeated CPU flags) comes back equal, as a list of its own", () => {
+    const doc = "flags: [avx2, fma, 'x y', 7]\n";
+    const first = parsePlainYaml(doc) as { flags: unknown[] };
+    first.flags.push("changed");
+    const second = parsePlainYaml(doc) as { flags: unknown[] };
+    expect(second).toEqual(parse(doc));
+    expect(second.flags).not.toBe(first.flags);
+  });
+
   it("reads strings that look like numbers only as YAML does", () => {
     expect(parsePlainYaml('a: 0-63\nb: "9.0"\nc: 8\nd: 9.0a\ne: null\nf: ~\ng: True\n')).toEqual({ a: "0-63", b: "9.0", c: 8, d: "9.0a", e: null, f: null, g: true });
   });
