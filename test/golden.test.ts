@@ -291,7 +291,7 @@ describe("the built CLI", () => {
   it("has every template precompiled from the current sources", () => {
     expect(existsSync(compiled), "dist/ is missing or old: run npm run build").toBe(true);
     const built = Object.fromEntries(
-      [...readFileSync(compiled, "utf8").matchAll(/^ {2}"([^"]+)": \{\n {4}sha256: "([0-9a-f]{64})"/gm)].map((m) => [m[1], m[2]]),
+      [...readFileSync(compiled, "utf8").matchAll(/^ {4}"([^"]+)": \{\n {6}sha256: "([0-9a-f]{64})"/gm)].map((m) => [m[1], m[2]]),
     );
     const dir = join(REPO_ROOT, "templates");
     const sources = Object.fromEntries(

@@ -3,7 +3,7 @@
  * fleet.yaml. Every file's problems are reported together, each naming its file.
  */
 import { readdir } from "node:fs/promises";
-import { readProfileFile } from "./read.js";
+import { readFleetFile, readProfileFile } from "./read.js";
 import { basename, join, resolve } from "node:path";
 import { FleetError, ProfileError, UserError } from "../errors.js";
 import { parseFleetText, parseProfileText, type FleetSpec } from "../profile/index.js";
@@ -49,7 +49,7 @@ export async function loadFleet(dir: string): Promise<LoadedFleet> {
   if (specFiles.length === 1) {
     const file = join(dir, specFiles[0]!);
     try {
-      spec = { file, spec: parseFleetText(readProfileFile(file, file), file) };
+      spec = { file, spec: parseFleetText(readFleetFile(file), file) };
     } catch (e) {
       if (e instanceof FleetError) issues.push(...e.issues);
       else throw e;

@@ -6,6 +6,7 @@ import { yaml } from "./yaml.js";
 import { z } from "zod";
 import { FleetError } from "../errors.js";
 import { formatPath } from "./parse.js";
+import { parsePlainYaml } from "./fast-yaml.js";
 
 /** The fleet file format version this build reads. */
 export const FLEET_VERSION = 1;
@@ -51,14 +52,19 @@ export type FleetService = FleetSpec["services"][number];
 
 /** Parse fleet.yaml text; `file` names it in messages. */
 export function parseFleetText(text: string, file: string): FleetSpec {
-  const doc = yaml().parseDocument(text, { prettyErrors: true, uniqueKeys: true });
-  if (doc.errors.length > 0)
-    throw new FleetError(doc.errors.map((e) => ({ file, path: "", message: `not valid YAML/JSON: ${e.message.split("\n")[0]}` })));
-  let input: unknown;
-  try {
-    input = doc.toJS({ maxAliasCount: 100 });
-  } catch (e) {
-    throw new FleetError([{ file, path: "", message: `cannot be read: ${(e as Error).message}` }]);
+  // Plain YAML (what fleet files are) is read by the fast reader, which declines duplicate keys
+  // and anything else outside its subset; the yaml package checks unique keys pairwise, which
+  // took 0.6 s for 10,000 addresses.
+  let input = parsePlainYaml(text);
+  if (input === undefined) {
+    const doc = yaml().parseDocument(text, { prettyErrors: true, uniqueKeys: true });
+    if (doc.errors.length > 0)
+      throw new FleetError(doc.errors.map((e) => ({ file, path: "", message: `not valid YAML/JSON: ${e.message.split("\n")[0]}` })));
+    try {
+      input = doc.toJS({ maxAliasCount: 100 });
+    } catch (e) {
+      throw new FleetError([{ file, path: "", message: `cannot be read: ${(e as Error).message}` }]);
+    }
   }
   const r = FleetSpecSchema.safeParse(input ?? {});
   if (!r.success) throw new FleetError(r.error.issues.map((i) => ({ file, path: formatPath(i.path), message: i.message })));

@@ -151,8 +151,10 @@ export function compareCodePoints(a: string, b: string): number {
     // Below the surrogates, UTF-16 units sort like code points; from there on, compare whole
     // code points (a pair is one character, U+10000 and up; a lone surrogate is its own).
     if (x < 0xd800 && y < 0xd800) return x < y ? -1 : 1;
-    const cx = a.codePointAt(i)!;
-    const cy = b.codePointAt(i)!;
+    // Inside a pair (the same high surrogate just before), compare from its start.
+    const at = i > 0 && a.charCodeAt(i - 1) >= 0xd800 && a.charCodeAt(i - 1) <= 0xdbff ? i - 1 : i;
+    const cx = a.codePointAt(at)!;
+    const cy = b.codePointAt(at)!;
     // Equal code points here would mean equal units, so these differ.
     return cx < cy ? -1 : 1;
   }

@@ -1,8 +1,8 @@
 /**
  * The "@generated" marker every file hwflake writes starts with.
  *
- * `writeFiles` overwrites a file only when it carries this marker, so a hand-written
- * `flake.nix` in the output folder is never clobbered by accident.
+ * `writeFiles` overwrites a file only when it carries this marker (or is empty), so a
+ * hand-written `flake.nix` in the output folder is never clobbered by accident.
  */
 
 /** The fixed part of the marker; `hasMarker` looks for exactly this. */

@@ -2,9 +2,14 @@
  * Put rendered files on disk: the only module in hwflake that writes files.
  *
  * Rules: never overwrite a file hwflake did not generate (no marker) unless forced, and then
- * refuse the whole batch before writing anything; leave identical files alone so their mtime
- * (and any build tool watching it) is untouched; replace files atomically so a crash never
- * leaves half a file behind.
+ * refuse the whole batch before writing anything; an empty file is the exception, as it holds
+ * nothing to lose (and is what a power loss can leave of a fresh write); leave identical files
+ * alone so their mtime (and any build tool watching it) is untouched; replace files atomically
+ * (a temporary file, then a rename) so a process that dies never leaves half a file behind.
+ * Files are not flushed to disk one by one (only the folders and the manifest are), so after a
+ * power loss a file may be empty: the manifest check reports it and the next run rewrites it.
+ * A file system that brings back other bytes (ext4 data=writeback) leaves a file without the
+ * marker, which is refused until --force: safe, not repaired.
  *
  * A run killed part way can still leave a folder whose files come from two runs, and temporary
  * files. So the writer writes a manifest (MANIFEST_PATH: the SHA-256 of every file) last: a

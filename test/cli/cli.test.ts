@@ -299,6 +299,26 @@ describe("hwflake --fleet", () => {
     expect(r.code).toBe(2);
     expect(r.err).toContain(`${join(dir, "b.yaml")}: host: "l" is also the host of ${join(dir, "a.yaml")}`);
   });
+  it("a fleet file with an address per host for 10,000 hosts is read (larger than any profile may be)", async () => {
+    const dir = tmp();
+    for (const f of readdirSync(LAB)) writeFileSync(join(dir, f), readFileSync(join(LAB, f), "utf8"));
+    const spec = readFileSync(join(LAB, "fleet.yaml"), "utf8");
+    const extra = Array.from({ length: 10_000 }, (_, i) => `  spare-host-${String(i).padStart(5, "0")}: 10.1.${i >> 8}.${i & 255}`).join("\n");
+    writeFileSync(join(dir, "fleet.yaml"), spec.replace(/^addresses:\n/m, `addresses:\n${extra}\n`));
+    expect(readFileSync(join(dir, "fleet.yaml")).length).toBeGreaterThan(256 * 1024);
+    const r = await run("plan", "--fleet", dir, "--json");
+    expect(r.err).toBe("");
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.out).services.map((s: { name: string }) => s.name)).toEqual(["big"]);
+  });
+  it("a fleet file over its limit (4 MiB) is exit 2, named as a fleet file", async () => {
+    const dir = tmp();
+    writeFileSync(join(dir, "a.yaml"), readFileSync(SEED, "utf8"));
+    writeFileSync(join(dir, "fleet.yaml"), `version: 1\n# ${"x".repeat(4 * 1024 * 1024)}\n`);
+    const r = await run("plan", "--fleet", dir);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/fleet\.yaml: larger than 4194304 bytes; a fleet file lists services and host addresses/);
+  });
   it("a folder without profiles is exit 2", async () => {
     const r = await run("plan", "--fleet", tmp());
     expect(r.code).toBe(2);

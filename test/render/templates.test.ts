@@ -81,6 +81,24 @@ describe("precompiled templates (npm run build)", () => {
     }
   });
 
+  it("a build made with other lint rules, compile options, helpers or Handlebars is not used", () => {
+    const dir = tmp();
+    try {
+      writeFileSync(join(dir, "a.txt.hbs"), "hello {{nixStr s}}");
+      // The build's code for this very source, altered so that running it shows.
+      const tampered = compiledTemplatesModule(dir).replace('"hello "', '"HACKED "');
+      expect(tampered).toContain("HACKED");
+      const same = join(dir, "same.cjs");
+      writeFileSync(same, tampered);
+      expect(loadTemplates(dir, same).get("a.txt")!({ s: "x" })).toBe('HACKED "x"');
+      const other = join(dir, "other.cjs");
+      writeFileSync(other, tampered.replace(/toolchain: "[0-9a-f]{64}"/, `toolchain: "${"0".repeat(64)}"`));
+      expect(loadTemplates(dir, other).get("a.txt")!({ s: "x" })).toBe('hello "x"');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it("the build refuses a template that breaks the lint", () => {
     const dir = tmp();
     try {
