@@ -47,13 +47,28 @@ console.log(`slowest detect: ${Math.max(...rows.filter((r) => r[0] === "detect -
 // profiles (the examples with distinct host names and GPU UUIDs, so no two profiles are alike).
 const bin = join(root, "bin", "hwflake.js");
 const work = mkdtempSync(join(tmpdir(), "hwflake-bench-"));
+/** CPU seconds of this process's finished children, user and system (Linux /proc; USER_HZ is 100). */
+const childCpu = () => {
+  try {
+    const f = readFileSync("/proc/self/stat", "utf8").split(") ")[1].split(" ");
+    return { user: Number(f[13]) / 100, sys: Number(f[14]) / 100 };
+  } catch {
+    return null;
+  }
+};
+let lastCpu = "";
 const wall = (args) => {
+  const before = childCpu();
   const t = performance.now();
   execFileSync(process.execPath, [bin, ...args], { stdio: "ignore" });
-  return performance.now() - t;
+  const ms = performance.now() - t;
+  const after = childCpu();
+  // System time shows what the file system cost (creating 10,000 files is mostly kernel work).
+  lastCpu = before && after ? `user ${(after.user - before.user).toFixed(2)} s, sys ${(after.sys - before.sys).toFixed(2)} s` : "";
+  return ms;
 };
 const fleetSeeds = readdirSync(join(root, "examples")).filter((x) => x.endsWith(".yaml") && !/tpu|spyre/.test(x)).sort().map((f) => readFileSync(join(root, "examples", f), "utf8"));
-const fleetRows = [["generate, 1 host (mi50-desktop)", wall(["generate", "--profile", join(root, "examples", "mi50-desktop.yaml"), "--out", join(work, "one")]), 1]];
+const fleetRows = [["generate, 1 host (mi50-desktop)", wall(["generate", "--profile", join(root, "examples", "mi50-desktop.yaml"), "--out", join(work, "one")]), 1, lastCpu]];
 for (const n of [1000, 10000]) {
   const dir = join(work, `f${n}`);
   mkdirSync(dir);
@@ -74,9 +89,9 @@ for (const n of [1000, 10000]) {
   } catch {
     /* no sync command: the figures may include some of that writeback */
   }
-  fleetRows.push([`generate --fleet, ${n} hosts`, wall(["generate", "--fleet", dir, "--out", join(work, `o${n}`)]), n]);
-  fleetRows.push([`generate --fleet, ${n} hosts, again (nothing changes)`, wall(["generate", "--fleet", dir, "--out", join(work, `o${n}`)]), n]);
+  fleetRows.push([`generate --fleet, ${n} hosts`, wall(["generate", "--fleet", dir, "--out", join(work, `o${n}`)]), n, lastCpu]);
+  fleetRows.push([`generate --fleet, ${n} hosts, again (nothing changes)`, wall(["generate", "--fleet", dir, "--out", join(work, `o${n}`)]), n, lastCpu]);
 }
 rmSync(work, { recursive: true, force: true });
 console.log("whole process (wall clock, one run each):");
-for (const [what, ms, n] of fleetRows) console.log(`  ${what.padEnd(48)} ${(ms / 1000).toFixed(2).padStart(7)} s  ${(ms / n).toFixed(3).padStart(8)} ms/host`);
+for (const [what, ms, n, cpu] of fleetRows) console.log(`  ${what.padEnd(48)} ${(ms / 1000).toFixed(2).padStart(7)} s  ${(ms / n).toFixed(3).padStart(8)} ms/host  ${cpu}`);
