@@ -28,6 +28,8 @@ interface HostDetail {
 interface HostGroup {
   readonly hosts: readonly Plan[];
   readonly detail: HostDetail;
+  /** The Ray nodes its hosts run for services across hosts, e.g. "the Ray head of big". */
+  readonly services: string;
 }
 
 function osText(h: Plan): string {
@@ -86,12 +88,13 @@ function hostGroups(fleet: FleetPlan): HostGroup[] {
     if (n === undefined) ids.set(text, (n = ids.size));
     return n;
   };
-  const byKey = new Map<string, { hosts: Plan[]; detail: HostDetail | null }>();
+  const byKey = new Map<string, { hosts: Plan[]; detail: HostDetail | null; services: string }>();
   for (const h of fleet.hosts) {
-    const key = hostKey(h, roles.get(h.host) ?? [], id);
+    const mine = roles.get(h.host) ?? [];
+    const key = hostKey(h, mine, id);
     const g = byKey.get(key);
     if (g) g.hosts.push(h);
-    else byKey.set(key, { hosts: [h], detail: null });
+    else byKey.set(key, { hosts: [h], detail: null, services: mine.map((r) => { const [name, role] = r.split(":"); return `the Ray ${role} of ${name}`; }).join(", ") });
   }
   // Only each group's first host is described: the others show the same.
   for (const g of byKey.values()) g.detail = hostDetail(g.hosts[0]!);
@@ -311,6 +314,7 @@ export function readmeContext(fleet: FleetPlan, hwflakeUrl: string | null): obje
       refused: g.hosts[0]!.refused ? "refused" : "ok",
       instances: g.detail.instances,
       hasInstances: g.detail.instances.length > 0,
+      services: g.services,
       cpuPlacements: g.detail.cpuPlacements.length ? g.detail.cpuPlacements : null,
       loadBalancers: g.detail.loadBalancers.length ? g.detail.loadBalancers : null,
     })),
