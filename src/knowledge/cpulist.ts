@@ -1,19 +1,35 @@
 /** Linux cpulists ("0-13,28-41") as numbers and back, for lists the profile schema has checked. */
 
+/**
+ * The ranges of a cpulist as written, [first, last] each ("0-3,8" → [0, 3], [8, 8]); [] for "".
+ * A part is read like `part.split("-").map(Number)`: its first two numbers, NaN for text.
+ */
+export function cpulistRanges(list: string): [number, number][] {
+  if (list === "") return [];
+  return list.split(",").map((part): [number, number] => {
+    const dash = part.indexOf("-");
+    if (dash < 0) {
+      const a = Number(part);
+      return [a, a];
+    }
+    const end = part.indexOf("-", dash + 1);
+    return [Number(part.slice(0, dash)), Number(end < 0 ? part.slice(dash + 1) : part.slice(dash + 1, end))];
+  });
+}
+
+/** Every number a checked cpulist names, in the order written, repeats kept. */
+export function cpulistNumbers(list: string): number[] {
+  const out: number[] = [];
+  for (const [a, b] of cpulistRanges(list)) for (let i = a; i <= b; i++) out.push(i);
+  return out;
+}
+
 /** CPU (or node) numbers of a checked cpulist, ascending and unique; [] for "". */
 export function expandCpulist(list: string): number[] {
-  if (list === "") return [];
-  const out: number[] = [];
-  let ascending = true;
-  for (const part of list.split(",")) {
-    const dash = part.indexOf("-");
-    const a = Number(dash < 0 ? part : part.slice(0, dash));
-    const b = dash < 0 ? a : Number(part.slice(dash + 1));
-    // Kernel cpulists are ascending; anything else is sorted and deduplicated below.
-    if (out.length > 0 && a <= out[out.length - 1]!) ascending = false;
-    for (let i = a; i <= b; i++) out.push(i);
-  }
-  return ascending ? out : [...new Set(out)].sort((x, y) => x - y);
+  const out = cpulistNumbers(list);
+  // Kernel cpulists are ascending; anything else is sorted and deduplicated.
+  for (let i = 1; i < out.length; i++) if (out[i]! <= out[i - 1]!) return [...new Set(out)].sort((x, y) => x - y);
+  return out;
 }
 
 /** The canonical cpulist of some numbers ("0-3,8"); "" for none. */

@@ -5,6 +5,7 @@
 import type { Issue } from "../errors.js";
 import { closest } from "./suggest.js";
 import type { Profile } from "./schema.js";
+import { cpulistNumbers } from "../knowledge/cpulist.js";
 
 type Rule = (p: Profile) => Issue[];
 
@@ -42,19 +43,6 @@ const uniqueNumaIds: Rule = (p) =>
     message: `NUMA node ${id} is listed twice`,
   }));
 
-/** CPU numbers of a cpulist the schema has already checked ("0-3,8"). */
-function expand(list: string): number[] {
-  const out: number[] = [];
-  if (list === "") return out;
-  for (const part of list.split(",")) {
-    const dash = part.indexOf("-");
-    const a = Number(dash < 0 ? part : part.slice(0, dash));
-    const b = dash < 0 ? a : Number(part.slice(dash + 1));
-    for (let c = a; c <= b; c++) out.push(c);
-  }
-  return out;
-}
-
 /**
  * A node's topology agrees with itself: cpuCount matches cpus, every core's threads belong to
  * the node, and no CPU is in two cores (a planner binding one thread per core relies on it).
@@ -63,12 +51,12 @@ const numaTopologyConsistent: Rule = (p) => {
   const out: Issue[] = [];
   const owner = new Map<number, string>();
   (p.cpu.numa ?? []).forEach((n, i) => {
-    const cpus = n.cpus !== undefined ? new Set(expand(n.cpus)) : undefined;
+    const cpus = n.cpus !== undefined ? new Set(cpulistNumbers(n.cpus)) : undefined;
     if (cpus && n.cpuCount !== undefined && n.cpuCount !== cpus.size)
       out.push({ path: `cpu.numa[${i}].cpuCount`, message: `cpuCount is ${n.cpuCount} but cpus "${n.cpus}" lists ${cpus.size}; fix one or drop cpuCount` });
     (n.siblings ?? []).forEach((core, j) => {
       const path = `cpu.numa[${i}].siblings[${j}]`;
-      for (const c of expand(core)) {
+      for (const c of cpulistNumbers(core)) {
         if (cpus && !cpus.has(c)) out.push({ path, message: `CPU ${c} is not in this node's cpus "${n.cpus}"; a core's threads belong to one node` });
         const seen = owner.get(c);
         if (seen) out.push({ path, message: `CPU ${c} is also in ${seen}; each CPU belongs to one core` });

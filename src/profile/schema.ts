@@ -6,6 +6,7 @@
  * "none" (an empty `flags` list means "known to have no flags", an absent one "not known").
  */
 import { z } from "zod";
+import { cpulistRanges } from "../knowledge/cpulist.js";
 
 /** The profile format version this build reads and writes. */
 export const PROFILE_VERSION = 1;
@@ -91,11 +92,7 @@ export const MAX_CPU_NUMBER = 65_535;
 
 /** True when every CPU number in a cpulist (already CPULIST_RE-shaped) is in range and ranges ascend. */
 function cpulistInRange(list: string): boolean {
-  if (list === "") return true;
-  return list.split(",").every((part) => {
-    const [a, b = a] = part.split("-").map(Number) as [number, number?];
-    return a <= b && b <= MAX_CPU_NUMBER;
-  });
+  return cpulistRanges(list).every(([a, b]) => a <= b && b <= MAX_CPU_NUMBER);
 }
 
 /** Most entries any profile list may hold: far above any machine, low enough to check quickly. */
