@@ -1,7 +1,7 @@
 /** What the generated README.md shows: decisions, build sets, the forecast, findings, next steps. */
 import type { Finding, FleetPlan, Plan, Severity } from "../plan/types.js";
 import { compareCodePoints, nixAttrName } from "./nix.js";
-import { appName, deviceText, forecastLine, hoursText, modelText, needsSystemManager, oneLineNix, outputName, sourcesText } from "./text.js";
+import { appName, byName, deviceText, forecastLine, hoursText, modelText, needsSystemManager, oneLineNix, outputName, sourcesText } from "./text.js";
 
 const SEVERITY_ORDER: Readonly<Record<Severity, number>> = { error: 0, warning: 1, info: 2 };
 
@@ -37,7 +37,7 @@ function osText(h: Plan): string {
 }
 
 function hostDetail(h: Plan): HostDetail {
-  const instances = [...h.instances].sort((a, b) => compareCodePoints(a.name, b.name));
+  const instances = byName(h.instances);
   return {
     instances: instances.map((i) => ({
       name: i.name,
@@ -79,8 +79,9 @@ function hostDetail(h: Plan): HostDetail {
  * hosts with the same plan apart from their names and device IDs.
  */
 function hostGroups(fleet: FleetPlan): HostGroup[] {
+  // What each host runs for services across hosts, as the README says it.
   const roles = new Map<string, string[]>();
-  for (const s of fleet.services) for (const m of s.members) roles.set(m.host, [...(roles.get(m.host) ?? []), `${s.name}:${m.role}`]);
+  for (const s of fleet.services) for (const m of s.members) roles.set(m.host, [...(roles.get(m.host) ?? []), `the Ray ${m.role} of ${s.name}`]);
   // Every text becomes a small number, so a host's key is short whatever its reasons' length.
   const ids = new Map<string, number>();
   const id = (text: string): number => {
@@ -94,7 +95,7 @@ function hostGroups(fleet: FleetPlan): HostGroup[] {
     const key = hostKey(h, mine, id);
     const g = byKey.get(key);
     if (g) g.hosts.push(h);
-    else byKey.set(key, { hosts: [h], detail: null, services: mine.map((r) => { const [name, role] = r.split(":"); return `the Ray ${role} of ${name}`; }).join(", ") });
+    else byKey.set(key, { hosts: [h], detail: null, services: mine.join(", ") });
   }
   // Only each group's first host is described: the others show the same.
   for (const g of byKey.values()) g.detail = hostDetail(g.hosts[0]!);
@@ -109,7 +110,7 @@ function hostKey(h: Plan, roles: readonly string[], id: (text: string) => number
   let k = `${id(h.system)},${h.refused},${id(osText(h))}`;
   for (const r of roles) k += `,${id(r)}`;
   k += "|";
-  const instances = [...h.instances].sort((a, b) => compareCodePoints(a.name, b.name));
+  const instances = byName(h.instances);
   for (const i of instances) {
     k += `instance,${id(i.name)},${id(i.engine)},${id(i.backend)}`;
     for (const o of i.on) k += `,${id(o)}`;
@@ -271,8 +272,7 @@ export function readmeContext(fleet: FleetPlan, hwflakeUrl: string | null): obje
   // Commands are shown for one host of each group; the others differ only in the name.
   const runCommands = groups
     .flatMap((g) =>
-      [...firstOf(g).instances]
-        .sort((a, b) => compareCodePoints(a.name, b.name))
+      byName(firstOf(g).instances)
         .map((i) => `${i.apiKeyFile ? `HWFLAKE_API_KEY_FILE=${i.apiKeyFile} ` : ""}nix run .#${appName(firstOf(g).host, i.name, one)}`),
     )
     .join("\n");
@@ -282,8 +282,7 @@ export function readmeContext(fleet: FleetPlan, hwflakeUrl: string | null): obje
       const h = firstOf(g);
       return [
         `sudo nix build .#systemdUnits.${h.system}.${h.host} --out-link /nix/var/nix/gcroots/hwflake-${h.host}-units`,
-        ...[...h.instances]
-          .sort((a, b) => compareCodePoints(a.name, b.name))
+        ...byName(h.instances)
           .flatMap((i) => [
             `sudo systemctl link /nix/var/nix/gcroots/hwflake-${h.host}-units/hwflake-${i.name}.service`,
             `sudo systemctl add-wants multi-user.target hwflake-${i.name}.service`,
@@ -294,7 +293,6 @@ export function readmeContext(fleet: FleetPlan, hwflakeUrl: string | null): obje
   const systemManagerWhy = one
     ? `This host runs ${osText(first)}${first.os ? ", not NixOS" : " (NixOS or not)"}.`
     : `Hosts that are not NixOS, or whose profile does not name the OS: ${smGroups.map((g) => `${labelOf(g)} (${g.detail.os})`).join(", ")}.`;
-  const instances = groups.flatMap((g) => g.detail.instances);
 
   return {
     title: one ? first.host : `the ${fleet.name} fleet`,
@@ -304,7 +302,6 @@ export function readmeContext(fleet: FleetPlan, hwflakeUrl: string | null): obje
     hostCount: String(fleet.hosts.length),
     refused: fleet.refused,
     groups: groups.map((g) => ({
-      label: labelOf(g),
       first: g.hosts[0]!.host,
       others: g.hosts.length > 1 ? String(g.hosts.length - 1) : null,
       hostNames: g.hosts.map((h) => h.host),
@@ -320,8 +317,6 @@ export function readmeContext(fleet: FleetPlan, hwflakeUrl: string | null): obje
     })),
     grouped: groups.some((g) => g.hosts.length > 1),
     groupCount: String(groups.length),
-    instances,
-    hasInstances: instances.length > 0,
     sets: fleet.buildSets.map((s) => ({
       name: s.name,
       system: s.system,

@@ -14,7 +14,7 @@ import type { RenderedFile } from "../write/write.js";
 import { compareCodePoints, nixAttrPath, nixExpr, nixString, type NixExpr, type NixInput } from "./nix.js";
 import { readmeContext } from "./readme.js";
 import { loadModuleLibrary, loadTemplates } from "./templates.js";
-import { appName, deviceText, forecastLine, needsSystemManager, outputName, why } from "./text.js";
+import { byName, appName, deviceText, forecastLine, needsSystemManager, outputName, why } from "./text.js";
 
 export type { RenderedFile } from "../write/write.js";
 export { forecastLine, forecastTotal, hoursText } from "./text.js";
@@ -84,16 +84,12 @@ export function hostPath(host: string): string {
   return `hosts/${host}.nix`;
 }
 
-function sorted(instances: readonly Instance[]): Instance[] {
-  return [...instances].sort((a, b) => compareCodePoints(a.name, b.name));
-}
-
 /** A host's own instances plus the vLLM servers of the services it heads, sorted. */
 function hostInstances(fleet: FleetPlan, h: Plan): readonly Instance[] {
   // Asked for by several parts of one render; plans are not changed once made.
   const known = instancesOf.get(h);
   if (known && known.services === fleet.services) return known.list;
-  const list = sorted([...h.instances, ...fleet.services.filter((s) => s.members[0]!.host === h.host).map((s) => s.instance)]);
+  const list = byName([...h.instances, ...fleet.services.filter((s) => s.members[0]!.host === h.host).map((s) => s.instance)]);
   instancesOf.set(h, { services: fleet.services, list });
   return list;
 }
@@ -210,7 +206,7 @@ function appsOf(fleet: FleetPlan): Record<string, Record<string, NixInput>> {
   const one = fleet.hosts.length === 1;
   const apps: Record<string, Record<string, NixInput>> = {};
   for (const h of fleet.hosts)
-    for (const i of sorted(h.instances)) (apps[h.system] ??= {})[appName(h.host, i.name, one)] = { host: h.host, instance: i.name };
+    for (const i of byName(h.instances)) (apps[h.system] ??= {})[appName(h.host, i.name, one)] = { host: h.host, instance: i.name };
   return apps;
 }
 
@@ -253,10 +249,10 @@ function settingsModule(settings: Record<string, NixInput>): string {
 function buildSetsContext(sets: readonly FleetBuildSet[], oneHost: boolean): object {
   // Instances are "host/name"; a fleet of one says just the name.
   const instanceName = (i: string) => (oneHost ? i.slice(i.indexOf("/") + 1) : i);
-  const byName = new Map<string, FleetBuildSet[]>();
-  for (const s of sets) byName.set(s.name, [...(byName.get(s.name) ?? []), s]);
+  const setsByName = new Map<string, FleetBuildSet[]>();
+  for (const s of sets) setsByName.set(s.name, [...(setsByName.get(s.name) ?? []), s]);
   return {
-    sets: [...byName.values()].map((same) => {
+    sets: [...setsByName.values()].map((same) => {
       const s = same[0]!;
       const multi = same.length > 1;
       return {

@@ -48,6 +48,11 @@ export function hoursText(range: readonly [number, number] | null): string {
   return lo < 1 ? `${min(lo)}–${h(hi)}` : `${Math.round(lo * 10) / 10}–${h(hi)}`;
 }
 
+/** Instances sorted by name (code-point order), as every generated file lists them. */
+export function byName(instances: readonly Instance[]): Instance[] {
+  return [...instances].sort((a, b) => compareCodePoints(a.name, b.name));
+}
+
 /** "rocm (mi50)" or "cpu". */
 export function deviceText(i: Instance): string {
   return i.on.length === 0 ? i.backend : `${i.backend} (${i.on.join(", ")})`;
