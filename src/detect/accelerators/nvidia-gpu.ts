@@ -5,7 +5,7 @@
 import { parseNvidiaProcInformation, parseNvidiaSmi, parseNvidiaSmiQ } from "../parsers/nvidia.js";
 import { normalizePci } from "../parsers/text.js";
 import { toolFiles, type Files, type Recorder } from "../recorder.js";
-import { newCand, setField, type Cand } from "./candidate.js";
+import { setField, type Cand } from "./candidate.js";
 
 /** NVIDIA GPU candidates from the capture; `seen` is true when any NVIDIA source was present. */
 export function detectNvidia(files: Files, rec: Recorder): { cands: Cand[]; seen: boolean } {

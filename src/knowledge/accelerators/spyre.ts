@@ -71,7 +71,7 @@ function sendnnVersion(path: string): string {
 }
 
 function planServe(ctx: Parameters<NonNullable<AcceleratorFamily<Spyre>["planServe"]>>[0]): ServePlan {
-  const { profile, serve, index, accs } = ctx;
+  const { profile, serve, index } = ctx;
   const findings: Finding[] = [];
   const refuse = (f: Omit<Finding, "severity">): ServePlan => ({
     recipe: null,

@@ -64,7 +64,6 @@ export function resolveTpuPins(rawPins: Readonly<Record<string, string>>, arch: 
     pins[n === "vllm" ? "vllm-tpu" : n] = v;
   }
   const forArch = TPU_RELEASES.filter((r) => serves(r, arch));
-  const newest = forArch[0] ?? null;
   const works = (rs: readonly TpuRelease[]) =>
     rs.length ? `versions that work together: ${rs.slice(0, 2).map(releaseText).join("; or ")}` : `no release hwflake knows serves TPU ${arch}`;
 
