@@ -419,10 +419,10 @@ export class CpuServingPlanner {
 }
 
 /**
- * The CPU features serve entry `i`'s build needs (the unit checks them at every start), and an
+ * The CPU features a serve entry's build needs (the unit checks them at every start), and an
  * error now when the profile already shows one missing.
  */
-export function cpuPreflight(p: Profile, s: Serve, i: number, engine: Engine, onCpu: boolean, out: FindingSink): Decision<readonly string[]> | null {
+export function cpuPreflight(p: Profile, s: Serve, engine: Engine, onCpu: boolean, out: FindingSink): Decision<readonly string[]> | null {
   const req = requiredCpuFeatures(p.system!, engine, onCpu);
   if (!req) return null;
   const missing = missingCpuFeatures(req.value, p.system!, p.cpu);

@@ -307,7 +307,7 @@ export function planHost(p: Profile): Plan {
       if (engine === "llama-cpp") extraArgs.push("--n-gpu-layers", "999");
     }
 
-    const requiredCpuFeatures = cpuPreflight(p, s, i, engine, !where.family, out);
+    const requiredCpuFeatures = cpuPreflight(p, s, engine, !where.family, out);
     const gpuVendor: Instance["gpuVendor"] = backend === "rocm" ? "amd" : backend === "cuda" ? "nvidia" : null;
     // Written out rather than spread from a shared base: a fleet makes tens of thousands of
     // these, and spreading objects of varying shape was a tenth of its planning time.
