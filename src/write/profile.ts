@@ -34,7 +34,7 @@ export async function writeProfileFile(path: string, text: string, opts: Profile
     throw new WriteConflictError(`refusing to overwrite ${path}: it exists and may hold your edits; nothing was written. Remove it or choose another --out.`);
   }
   try {
-    await atomicWrite(path, text, undefined);
+    atomicWrite(path, text, undefined);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (typeof code !== "string") throw err;

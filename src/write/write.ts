@@ -125,7 +125,7 @@ export async function writeFiles(files: readonly RenderedFile[], opts: WriteOpti
     if (f.path === MANIFEST_PATH) throw new InternalError(`writeFiles: ${f.path} is the writer's own manifest`);
     seen.add(f.path);
   }
-  await assertFolder(opts.outDir);
+  assertFolder(opts.outDir);
 
   const hashes = hashesOf(files);
   const manifest: RenderedFile = { path: MANIFEST_PATH, contents: manifestText(files, hashes) };
@@ -171,7 +171,7 @@ export async function writeFiles(files: readonly RenderedFile[], opts: WriteOpti
   const written: string[] = [];
   const write = (p: Plan, opts: AtomicWriteOptions): void => {
     try {
-      atomicWriteSync(p.target, p.file.contents, p.mode, opts);
+      atomicWrite(p.target, p.file.contents, p.mode, opts);
     } catch (err) {
       throw asUserError(err, `cannot write ${p.target}`, written);
     }
@@ -201,7 +201,7 @@ export async function writeFiles(files: readonly RenderedFile[], opts: WriteOpti
 }
 
 /** `outDir` must be a folder or not exist yet; a file there is bad input (exit 2), not a crash. */
-async function assertFolder(outDir: string): Promise<void> {
+function assertFolder(outDir: string): void {
   try {
     if (!statSync(outDir).isDirectory()) {
       throw new WriteConflictError(`--out ${outDir} is a file, not a folder; nothing was written. Choose a folder (it is created when missing).`);
@@ -384,12 +384,7 @@ export interface AtomicWriteOptions {
  * rename over the target (atomic within one file system), then flush the directory entry.
  * Parent folders are created. `mode` defaults to 0644 (less the umask).
  */
-export async function atomicWrite(target: string, contents: string, mode: number | undefined, opts: AtomicWriteOptions = {}): Promise<void> {
-  atomicWriteSync(target, contents, mode, opts);
-}
-
-/** atomicWrite, synchronously. */
-export function atomicWriteSync(target: string, contents: string, mode: number | undefined, opts: AtomicWriteOptions = {}): void {
+export function atomicWrite(target: string, contents: string, mode: number | undefined, opts: AtomicWriteOptions = {}): void {
   const { syncFolder = true, flushFile = true, makeFolder = true } = opts;
   const dir = dirname(target);
   if (makeFolder) mkdirSync(dir, { recursive: true });
